@@ -1,0 +1,60 @@
+"""Run profiles, device and data location, read from the environment.
+
+``WCONV_PROFILE`` picks how much work the book's notebooks do:
+
+* ``smoke`` -- seconds per notebook; what the tests run;
+* ``book`` -- minutes on a 2-core CPU; what the published book runs (default);
+* ``full`` -- paper scale, meant for a GPU.
+
+``WCONV_DATA`` is the data root (see :func:`data_root`).
+
+Example::
+
+    >>> import wconv.settings as s
+    >>> s.profile() in s.PROFILES
+    True
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+__all__ = ["PROFILES", "profile", "device", "data_root", "describe"]
+
+PROFILES = ("smoke", "book", "full")
+
+#: The repository's download cache, used when nothing else names a data root.
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def profile() -> str:
+    """The active profile: ``WCONV_PROFILE`` or ``'book'``."""
+    name = os.environ.get("WCONV_PROFILE", "book").strip() or "book"
+    if name not in PROFILES:
+        raise ValueError(f"WCONV_PROFILE must be one of {', '.join(PROFILES)}; got {name!r}")
+    return name
+
+
+def device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: ``root`` if given, else ``WCONV_DATA``, else the repository's ``data/``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("WCONV_DATA")
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_DATA
+
+
+def describe() -> str:
+    """One line naming the profile, device, thread count and data root, for notebooks to print."""
+    dev = device()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return (f"profile={profile()} | device={dev.type} ({name}) | torch {torch.__version__} | "
+            f"data root={data_root()}")

@@ -1,0 +1,167 @@
+"""Model surgery: turn the convolutions of any model into weighted ones, and back.
+
+:func:`convert` swaps eligible ``nn.Conv1d/2d/3d`` layers for weighted ones,
+keeping their weights; :func:`fold` bakes ``W ⊙ Φ`` into plain ``nn.Conv*``
+layers for inference with no density overhead.
+"""
+from __future__ import annotations
+
+import copy
+import numbers
+
+from torch import nn
+
+from . import density as _density
+from .conv import WeightedConv1d, WeightedConv2d, WeightedConv3d, WeightedConvMixin
+
+__all__ = ["convert", "fold"]
+
+_WEIGHTED = {nn.Conv1d: WeightedConv1d, nn.Conv2d: WeightedConv2d, nn.Conv3d: WeightedConv3d}
+_PLAIN = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+def _conv_args(conv: nn.Module) -> dict:
+    return dict(in_channels=conv.in_channels, out_channels=conv.out_channels,
+                kernel_size=conv.kernel_size, stride=conv.stride, padding=conv.padding,
+                dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+                padding_mode=conv.padding_mode, device=conv.weight.device,
+                dtype=conv.weight.dtype)
+
+
+def _normalise_kernel_sizes(kernel_sizes):
+    if kernel_sizes is None:
+        return None
+    if isinstance(kernel_sizes, numbers.Integral):
+        kernel_sizes = [kernel_sizes]
+    try:
+        items = list(kernel_sizes)
+    except TypeError:
+        raise TypeError(
+            f"kernel_sizes must be None, an int, or a collection of ints or tuples, got "
+            f"{kernel_sizes!r}") from None
+    result = set()
+    for item in items:
+        if isinstance(item, numbers.Integral):
+            result.add(int(item))
+        elif isinstance(item, tuple) and all(isinstance(k, numbers.Integral) for k in item):
+            result.add(tuple(int(k) for k in item))
+        else:
+            raise TypeError(
+                f"kernel_sizes entries must be ints (every axis that size) or tuples of ints, "
+                f"got {item!r}")
+    return result
+
+
+def _size_selected(kernel_size: tuple, selected) -> bool:
+    if tuple(kernel_size) in selected:
+        return True
+    return len(set(kernel_size)) == 1 and kernel_size[0] in selected
+
+
+def _density_fits(density, kernel_size) -> bool:
+    try:
+        _density.mask(density, kernel_size)
+    except ValueError:
+        return False
+    return True
+
+
+def convert(model: nn.Module, density=None, learnable_density: bool = False,
+            kernel_sizes=None, inplace: bool = False) -> nn.Module:
+    """Replace the eligible convolutions of ``model`` by weighted ones, keeping weights.
+
+    A convolution is eligible when it is a plain ``nn.Conv1d``, ``nn.Conv2d`` or
+    ``nn.Conv3d`` (not transposed, not already weighted), its kernel size is
+    listed in ``kernel_sizes`` (all sizes when ``None``), and ``density`` can
+    weight a kernel of that shape. With ``kernel_sizes=None`` convolutions the
+    density cannot weight (a 1x1 convolution under a 3x3 ``den``, say) are left
+    as they are; with explicit ``kernel_sizes`` that is an error.
+
+    Args:
+        model: any ``nn.Module``.
+        density: as in :class:`wconv.WeightedConv2d`; a single density for all
+            converted layers.
+        learnable_density: give each converted layer its own learnable profile.
+        kernel_sizes: ``None``, an int, or a collection of ints (square kernels of
+            that size) and tuples (exact kernel shapes).
+        inplace: modify ``model`` itself instead of a deep copy.
+
+    Returns:
+        The converted model (``model`` itself if ``inplace``).
+
+    Example::
+
+        >>> import torchvision
+        >>> net = convert(torchvision.models.resnet18(), density=[0.5])
+        >>> type(net.layer1[0].conv1).__name__
+        'WeightedConv2d'
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    selected = _normalise_kernel_sizes(kernel_sizes)
+    if not inplace:
+        model = copy.deepcopy(model)
+    if type(model) in _WEIGHTED:
+        raise TypeError("convert works on a model that contains convolutions; wrap a lone "
+                        "convolution in nn.Sequential")
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            layer_type = type(child)
+            if layer_type not in _WEIGHTED:
+                continue
+            kernel_size = tuple(child.kernel_size)
+            if selected is not None and not _size_selected(kernel_size, selected):
+                continue
+            if not _density_fits(density, kernel_size):
+                if selected is None:
+                    continue
+                _density.mask(density, kernel_size)  # raises the precise error
+            weighted = _WEIGHTED[layer_type](**_conv_args(child), density=density,
+                                             learnable_density=learnable_density)
+            weighted.weight = child.weight
+            weighted.bias = child.bias
+            weighted.train(child.training)
+            setattr(parent, name, weighted)
+    return model
+
+
+def fold(model: nn.Module, inplace: bool = False) -> nn.Module:
+    """Bake every weighted convolution into a plain ``nn.Conv*`` with weight ``W ⊙ Φ``.
+
+    The folded model gives the same outputs with zero density overhead, and
+    loads anywhere plain PyTorch does.
+
+    Args:
+        model: a model containing weighted convolutions (or a single one).
+        inplace: modify ``model`` itself instead of a deep copy.
+
+    Returns:
+        The folded model.
+
+    Example::
+
+        >>> from wconv import WeightedConv2d
+        >>> net = nn.Sequential(WeightedConv2d(3, 8, 3, density=[0.5]))
+        >>> type(fold(net)[0]).__name__
+        'Conv2d'
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, WeightedConvMixin):
+        return _fold_layer(model)
+    if not inplace:
+        model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, WeightedConvMixin):
+                setattr(parent, name, _fold_layer(child))
+    return model
+
+
+def _fold_layer(layer: WeightedConvMixin) -> nn.Module:
+    plain = _PLAIN[layer._dims](**_conv_args(layer))
+    plain.weight.data.copy_(layer.weighted_weight().detach())
+    if layer.bias is not None:
+        plain.bias.data.copy_(layer.bias.detach())
+    plain.train(layer.training)
+    return plain
