@@ -17,5 +17,5 @@ from .surgery import convert, fold
 
 __version__ = "0.1.0"
 
-__all__ = ["WeightedConv1d", "WeightedConv2d", "WeightedConv3d", "convert", "fold", "density", "settings", "settings",
+__all__ = ["WeightedConv1d", "WeightedConv2d", "WeightedConv3d", "convert", "fold", "density", "settings",
            "__version__"]
