@@ -72,7 +72,8 @@ def convert(model: nn.Module, density=None, learnable_density: bool = False,
 
     A convolution is eligible when it is a plain ``nn.Conv1d``, ``nn.Conv2d`` or
     ``nn.Conv3d`` (not transposed, not already weighted), its kernel size is
-    listed in ``kernel_sizes`` (all sizes when ``None``), and ``density`` can
+    listed in ``kernel_sizes`` (when ``None``: every size but 1x1, which has no
+    neighbours to weight), and ``density`` can
     weight a kernel of that shape. With ``kernel_sizes=None`` convolutions the
     density cannot weight (a 1x1 convolution under a 3x3 ``den``, say) are left
     as they are; with explicit ``kernel_sizes`` that is an error.
@@ -110,6 +111,8 @@ def convert(model: nn.Module, density=None, learnable_density: bool = False,
             if layer_type not in _WEIGHTED:
                 continue
             kernel_size = tuple(child.kernel_size)
+            if selected is None and all(k == 1 for k in kernel_size):
+                continue  # a 1x1 kernel has no neighbours to weight
             if selected is not None and not _size_selected(kernel_size, selected):
                 continue
             if not _density_fits(density, kernel_size):
