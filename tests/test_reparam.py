@@ -1,0 +1,94 @@
+"""Weighted convolution = standard convolution with W0 ⊙ Φ and per-position SGD lr Φ²."""
+import pytest
+import torch
+from torch import nn
+
+import wconv
+from wconv import reparam
+
+
+def _photo_batches(steps, dtype):
+    """Noisy/clean 16x16 patches of scikit-image's camera photograph (real image)."""
+    from skimage import data
+
+    image = torch.from_numpy(data.camera()[::8, ::8].copy()).to(dtype) / 255  # 64x64
+    generator = torch.Generator().manual_seed(0)
+    patches = image.unfold(0, 16, 16).unfold(1, 16, 16).reshape(-1, 1, 16, 16)
+    batches = []
+    for step in range(steps):
+        clean = patches[torch.randperm(len(patches), generator=generator)[:4]]
+        noisy = clean + 0.1 * torch.randn(clean.shape, generator=generator, dtype=dtype)
+        batches.append((noisy, clean))
+    return batches
+
+
+def _weighted_net(dtype):
+    torch.manual_seed(0)
+    return nn.Sequential(
+        wconv.WeightedConv2d(1, 4, 5, padding=2, density=[0.3, 0.7], dtype=dtype), nn.ReLU(),
+        wconv.WeightedConv2d(4, 1, 3, padding=1, density=[0.4], dtype=dtype))
+
+
+@pytest.mark.parametrize("opt", [dict(momentum=0.0), dict(momentum=0.9, weight_decay=1e-2),
+                                 dict(momentum=0.9, nesterov=True, weight_decay=5e-4)])
+def test_sgd_trajectories_coincide(opt):
+    dtype = torch.float64
+    batches = _photo_batches(8, dtype)
+    weighted = _weighted_net(dtype)
+    standard = reparam.standard_equivalent(weighted)
+    assert not any(isinstance(m, wconv.conv.WeightedConvMixin) for m in standard.modules())
+    a = reparam.trajectory(weighted, torch.optim.SGD(weighted.parameters(), lr=0.5, **opt),
+                           batches, nn.functional.mse_loss)
+    b = reparam.trajectory(standard, torch.optim.SGD(standard.parameters(), lr=0.5, **opt),
+                           batches, nn.functional.mse_loss)
+    moved = max((k1 - k0).abs().max().item()
+                for k0, k1 in zip(a["kernels"][0], a["kernels"][-1]))
+    assert moved > 1e-3, "the kernels did not move: the test would prove nothing"
+    for ka, kb in zip(a["kernels"], b["kernels"]):
+        for x, y in zip(ka, kb):
+            torch.testing.assert_close(x, y, rtol=0, atol=1e-12)
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-10)
+
+
+def test_controls_differ_from_weighted():
+    dtype = torch.float64
+    batches = _photo_batches(4, dtype)
+    weighted = _weighted_net(dtype)
+    runs = {}
+    for name, kwargs in {"both": {}, "init_only": dict(scale_lr=False),
+                         "lr_only": dict(scale_init=False)}.items():
+        model = reparam.standard_equivalent(weighted, **kwargs)
+        runs[name] = reparam.trajectory(model, torch.optim.SGD(model.parameters(), lr=0.5),
+                                        batches, nn.functional.mse_loss)
+    ref = reparam.trajectory(weighted, torch.optim.SGD(weighted.parameters(), lr=0.5),
+                             batches, nn.functional.mse_loss)
+    torch.testing.assert_close(runs["both"]["kernels"][-1][0], ref["kernels"][-1][0])
+    assert not torch.allclose(runs["init_only"]["kernels"][-1][0], ref["kernels"][-1][0])
+    assert torch.equal(runs["init_only"]["kernels"][0][0], ref["kernels"][0][0])
+    assert not torch.allclose(runs["lr_only"]["kernels"][0][0], ref["kernels"][0][0])
+
+
+def test_positionwise_lr_scales_gradient_and_follows_device_moves():
+    conv = nn.Conv2d(1, 1, 3, bias=False)
+    scale = torch.linspace(0.1, 0.9, 9).reshape(1, 1, 3, 3)
+    reparam.positionwise_lr(conv, scale)
+    conv(torch.ones(1, 1, 3, 3)).sum().backward()
+    torch.testing.assert_close(conv.weight.grad, scale)
+    conv.double()
+    assert conv.lr_scale.dtype == torch.float64
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="plain torch.nn.Conv"):
+        reparam.positionwise_lr(wconv.WeightedConv2d(1, 1, 3), torch.ones(1, 1, 3, 3))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        reparam.positionwise_lr(nn.Conv2d(1, 1, 3), torch.ones(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="strictly positive"):
+        reparam.positionwise_lr(nn.Conv2d(1, 1, 3), torch.zeros(1, 1, 3, 3))
+    with pytest.raises(TypeError, match="scale must be a torch.Tensor"):
+        reparam.positionwise_lr(nn.Conv2d(1, 1, 3), 2.0)
+    with pytest.raises(ValueError, match="learnable_density"):
+        reparam.standard_equivalent(wconv.WeightedConv2d(1, 1, 3, density=[0.5],
+                                                         learnable_density=True))
+    with pytest.raises(TypeError, match="model must be"):
+        reparam.standard_equivalent("conv")

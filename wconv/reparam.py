@@ -1,0 +1,204 @@
+r"""Weighted convolution as a reparametrisation of standard convolution.
+
+With a fixed, positive mask ``Φ`` a weighted convolution applies the kernel
+``V = W ⊙ Φ``. Every ``V`` is reachable (``W = V / Φ``), so a weighted layer
+represents exactly the functions a standard one does; what changes is the
+optimisation. Since ``∂L/∂W = Φ ⊙ ∂L/∂V``, one SGD step on ``W`` moves ``V`` by
+
+.. math::  ΔV = Φ ⊙ ΔW = -η\, Φ^2 ⊙ ∂L/∂V,
+
+a per-position learning rate ``η Φ²``. Momentum (any dampening, Nesterov) keeps
+this exact, because its buffer is linear in the gradients. Weight decay ``λ`` on
+``W`` (``torch.optim.SGD(weight_decay=λ)``, added to the gradient) gives
+``ΔV = -η Φ² ⊙ (∂L/∂V + (λ / Φ²) ⊙ V)``: in ``V``'s coordinates the penalty is
+``(λ/2) Σ V² / Φ²``, heavier where ``Φ`` is small, while the per-step shrink
+``η λ V`` is the same at every position.
+
+This module builds the standard-convolution model that follows the weighted
+model's SGD trajectory exactly, and its two halves, for use as training controls:
+
+* :func:`standard_equivalent` -- weighted convolutions become ``nn.Conv*``
+  initialised at ``W₀ ⊙ Φ`` whose gradients are multiplied by ``Φ²``
+  (``scale_init`` / ``scale_lr`` switch either half off);
+* :func:`positionwise_lr` -- multiply a convolution's weight gradient by a
+  per-position factor (a per-position learning rate for SGD);
+* :func:`trajectory` -- run an optimiser and record the effective kernels.
+
+Under Adam the gradient's per-coordinate scale is normalised away: Adam on
+``W`` equals Adam on ``V`` with per-position learning rate ``η Φ`` and
+per-position ``eps / Φ``, so the change is roughly ``Φ``, not ``Φ²``; gradient
+scaling then does not reproduce it, and :func:`standard_equivalent` is exact for
+SGD only.
+
+Example::
+
+    >>> import torch, wconv
+    >>> from wconv import reparam
+    >>> net = torch.nn.Sequential(wconv.WeightedConv2d(1, 2, 3, density=[0.5]))
+    >>> twin = reparam.standard_equivalent(net)
+    >>> type(twin[0]).__name__, twin[0].lr_scale.shape
+    ('Conv2d', torch.Size([1, 1, 3, 3]))
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+
+from .conv import WeightedConvMixin
+from .surgery import fold
+
+__all__ = ["positionwise_lr", "standard_equivalent", "trajectory", "effective_kernels"]
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def positionwise_lr(conv: nn.Module, scale) -> torch.utils.hooks.RemovableHandle:
+    r"""Multiply the weight gradient of ``conv`` by ``scale``, position by position.
+
+    ``scale`` is stored on the module as the buffer ``lr_scale`` (so it follows
+    ``.to(device)``) and applied by a hook on ``conv.weight``. Under
+    ``torch.optim.SGD`` (with or without momentum and Nesterov) the gradient
+    term of every step is then ``η · scale ⊙ ∂L/∂weight``: a per-position
+    learning rate. Coupled weight decay is added by the optimiser after the
+    hook, so it is *not* scaled (this is what makes :func:`standard_equivalent`
+    exact). Adaptive optimisers such as Adam normalise the gradient's scale,
+    so for them this is not a learning-rate change.
+
+    Args:
+        conv: an ``nn.Conv1d/2d/3d`` (not a weighted one: its gradient already
+            carries ``Φ``).
+        scale: a tensor broadcastable to ``conv.weight.shape``, e.g. the mask of
+            shape ``(1, 1, *kernel_size)``; strictly positive and finite.
+
+    Returns:
+        the hook's handle; ``handle.remove()`` undoes the scaling (the buffer stays).
+
+    Example::
+
+        >>> conv = nn.Conv2d(1, 1, 3)
+        >>> handle = positionwise_lr(conv, torch.full((1, 1, 3, 3), 0.5))
+        >>> conv(torch.ones(1, 1, 3, 3)).sum().backward()
+        >>> conv.weight.grad.flatten()[:3].tolist()
+        [0.5, 0.5, 0.5]
+    """
+    if isinstance(conv, WeightedConvMixin) or not isinstance(conv, _CONVS):
+        raise TypeError(
+            "conv must be a plain torch.nn.Conv1d, Conv2d or Conv3d (a weighted convolution "
+            f"already scales its gradient by its density), got {type(conv).__name__}")
+    if not isinstance(scale, Tensor):
+        raise TypeError(f"scale must be a torch.Tensor, got {type(scale).__name__} {scale!r}")
+    try:
+        torch.broadcast_shapes(scale.shape, conv.weight.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"scale of shape {tuple(scale.shape)} does not broadcast to the weight's shape "
+            f"{tuple(conv.weight.shape)}; use shape (1, 1, *kernel_size)") from None
+    if not torch.isfinite(scale).all() or (scale <= 0).any():
+        raise ValueError("scale must be strictly positive and finite, got values in "
+                         f"[{scale.min().item():g}, {scale.max().item():g}]")
+    conv.register_buffer("lr_scale", scale.detach().to(conv.weight.device, conv.weight.dtype))
+    return conv.weight.register_hook(lambda grad: grad * conv.lr_scale)
+
+
+def standard_equivalent(model: nn.Module, *, scale_init: bool = True, scale_lr: bool = True,
+                        inplace: bool = False) -> nn.Module:
+    r"""The standard-convolution model that SGD trains exactly like ``model``.
+
+    Every fixed-density weighted convolution (weight ``W₀``, mask ``Φ``) becomes
+    a plain ``nn.Conv*`` with
+
+    * weight ``W₀ ⊙ Φ`` when ``scale_init`` (else ``W₀``: the initial scale of a
+      standard layer), and
+    * its gradient multiplied by ``Φ²`` when ``scale_lr`` (see
+      :func:`positionwise_lr`): per-position learning rate ``η Φ²``.
+
+    With both (the default), training the result with ``torch.optim.SGD``
+    (any ``lr``, ``momentum``, ``dampening``, ``nesterov``, ``weight_decay``)
+    gives, step after step, kernels equal to the weighted model's ``W_t ⊙ Φ``,
+    up to floating-point rounding. With one of the two switched off it is a
+    control that keeps only the other effect. Other layers are copied as they are.
+
+    Args:
+        model: a model holding weighted convolutions with fixed densities (or one such layer).
+        scale_init: start from ``W₀ ⊙ Φ`` (True) or from ``W₀`` (False).
+        scale_lr: scale the weight gradients by ``Φ²``.
+        inplace: modify ``model`` instead of a deep copy.
+
+    Returns:
+        the converted model; each converted convolution has a buffer
+        ``lr_scale`` (``Φ²``, shape ``(1, 1, *kernel_size)``) when ``scale_lr``.
+
+    Example::
+
+        >>> from wconv import WeightedConv2d
+        >>> layer = WeightedConv2d(3, 8, 3, density=[0.5])
+        >>> twin = standard_equivalent(layer)
+        >>> torch.equal(twin.weight, layer.weighted_weight())
+        True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, module in model.named_modules():
+        if isinstance(module, WeightedConvMixin) and module.learnable_density:
+            raise ValueError(
+                f"layer {name or type(module).__name__!r} has learnable_density=True; the "
+                "reparametrisation is exact only for a fixed density")
+    if isinstance(model, WeightedConvMixin):
+        return _convert_layer(model, scale_init, scale_lr)
+    if not inplace:
+        model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, WeightedConvMixin):
+                setattr(parent, name, _convert_layer(child, scale_init, scale_lr))
+    return model
+
+
+def _convert_layer(layer: WeightedConvMixin, scale_init: bool, scale_lr: bool) -> nn.Module:
+    plain = fold(layer)
+    phi = layer.weight_mask().detach()
+    if not scale_init:
+        plain.weight.data.copy_(layer.weight.detach())
+    if scale_lr:
+        positionwise_lr(plain, phi ** 2)
+    return plain
+
+
+def effective_kernels(model: nn.Module) -> list[Tensor]:
+    """The kernel each convolution of ``model`` applies (``W ⊙ Φ`` or ``W``), detached copies."""
+    kernels = []
+    for module in model.modules():
+        if isinstance(module, WeightedConvMixin):
+            kernels.append(module.weighted_weight().detach().clone())
+        elif isinstance(module, _CONVS):
+            kernels.append(module.weight.detach().clone())
+    return kernels
+
+
+def trajectory(model: nn.Module, optimizer: torch.optim.Optimizer,
+               batches: Iterable, loss_fn: Callable[[Tensor, Tensor], Tensor]) -> dict:
+    """Train ``model`` on ``batches`` and record the effective kernels after each step.
+
+    Args:
+        model: the model to train (modified in place).
+        optimizer: an optimiser over ``model``'s parameters.
+        batches: an iterable of ``(input, target)`` pairs; one optimiser step each.
+        loss_fn: ``loss_fn(model(input), target)`` gives the scalar loss.
+
+    Returns:
+        ``{'loss': [float per step], 'kernels': [list of kernels per step]}``, where
+        ``kernels[0]`` holds the kernels before the first step (so it is one
+        longer than ``loss``).
+    """
+    losses, kernels = [], [effective_kernels(model)]
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        kernels.append(effective_kernels(model))
+    return {"loss": losses, "kernels": kernels}
