@@ -1,0 +1,35 @@
+"""The benchmark's naive formulation is correct and its runner produces ratios."""
+import pytest
+import torch
+
+from wconv import WeightedConv2d, bench
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_naive_formulation_equals_the_layer(k):
+    torch.manual_seed(0)
+    layer = WeightedConv2d(3, 4, k, padding=k // 2, density=[0.5] * ((k - 1) // 2),
+                           dtype=torch.float64)
+    x = torch.randn(2, 3, 9, 9, dtype=torch.float64)
+    naive = bench.naive_weighted_conv2d(x, layer.weight, layer.density_mask[0, 0], layer.bias,
+                                        padding=k // 2)
+    torch.testing.assert_close(naive, layer(x))
+
+
+def test_run_reports_medians_and_ratios():
+    shape = bench.LayerShape("tiny", 2, 3, 4, 8, 3)
+    rows = bench.run([shape], repeats=2)
+    row = rows[0]
+    for key in ("conv2d_train_s", "weighted_train_s", "folded_infer_s", "naive_train_s"):
+        assert row[key] > 0
+    assert row["train_ratio"] == pytest.approx(row["weighted_train_s"] / row["conv2d_train_s"])
+    table = bench.format_table(rows)
+    assert "tiny" in table and "median over shapes" in table
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])
+    assert "--repeats must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--kernel-sizes", "4"])

@@ -1,0 +1,227 @@
+"""Benchmark weighted convolution against ``torch.nn.Conv2d``, in one process.
+
+For each layer shape it times, interleaved so that both sides see the same
+machine state:
+
+* ``train``: forward + backward of :class:`wconv.WeightedConv2d` vs ``nn.Conv2d``;
+* ``folded``: inference of the folded layer (:func:`wconv.fold`) vs ``nn.Conv2d``;
+* ``naive``: forward + backward of the naive formulation that weights every
+  unfolded patch by the density (``O(pixels)`` extra work) vs ``nn.Conv2d``.
+
+Run ``python -m wconv.bench`` (``--help`` for options). Example::
+
+    >>> from wconv import bench
+    >>> rows = bench.run(bench.SHAPES[:1], repeats=3)   # doctest: +SKIP
+    >>> print(bench.format_table(rows))                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .conv import WeightedConv2d
+from .density import PAPER_OPTIMUM_7X7
+from .surgery import fold
+
+__all__ = ["LayerShape", "SHAPES", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
+           "run", "summarise", "format_table", "main"]
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """One convolution as it occurs in a model: input ``(batch, in_channels, size, size)``."""
+
+    name: str
+    batch: int
+    in_channels: int
+    out_channels: int
+    size: int
+    kernel_size: int
+
+
+#: Realistic layers from CIFAR VGG and ResNet models and DnCNN, kernels 3, 5 and 7.
+SHAPES = [
+    LayerShape("VGG conv1_2 (CIFAR)", 32, 64, 64, 32, 3),
+    LayerShape("VGG conv3_2 (CIFAR)", 32, 256, 256, 8, 3),
+    LayerShape("VGG conv4_2 (CIFAR)", 32, 512, 512, 4, 3),
+    LayerShape("ResNet-20 stage 1", 32, 16, 16, 32, 3),
+    LayerShape("ResNet-18 layer2 (CIFAR)", 32, 128, 128, 16, 3),
+    LayerShape("DnCNN body, 40x40 patches", 16, 64, 64, 40, 3),
+    LayerShape("VGG conv1_2, 5x5", 32, 64, 64, 32, 5),
+    LayerShape("ResNet-18 layer2, 5x5", 32, 128, 128, 16, 5),
+    LayerShape("VGG conv1_2, 7x7", 32, 64, 64, 32, 7),
+    LayerShape("DnCNN body, 7x7", 16, 64, 64, 40, 7),
+]
+
+
+def _den(kernel_size: int) -> list[float]:
+    if kernel_size == 7:
+        return list(PAPER_OPTIMUM_7X7)
+    return [0.5 + 0.25 * i for i in range((kernel_size - 1) // 2)]
+
+
+def naive_weighted_conv2d(x, weight, mask, bias=None, padding=0):
+    """Weighted convolution computed the naive way: unfold, weight each patch, matmul.
+
+    Multiplying the ``N · C · k² · L`` unfolded patch values by ``Φ`` costs work
+    proportional to the number of pixels, whereas multiplying the ``C_out · C_in · k²``
+    weights costs work proportional to the number of weights.
+
+    Shape:
+        x: ``(N, C_in, H, W)``; weight: ``(C_out, C_in, k, k)``; mask: ``(k, k)``.
+    """
+    n, c, h, w = x.shape
+    out_channels, _, k, _ = weight.shape
+    patches = F.unfold(x, k, padding=padding).view(n, c, k * k, -1)
+    patches = patches * mask.reshape(1, 1, k * k, 1)
+    out = weight.reshape(out_channels, -1) @ patches.reshape(n, c * k * k, -1)
+    out_h = h + 2 * padding - k + 1
+    out = out.view(n, out_channels, out_h, -1)
+    if bias is not None:
+        out = out + bias.view(1, -1, 1, 1)
+    return out
+
+
+def _median_seconds(step, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_pair(baseline, candidate, repeats: int = 20, warmup: int = 3) -> tuple[float, float]:
+    """Median seconds of two callables, measured alternately (ABAB...) after a warm-up."""
+    for _ in range(warmup):
+        baseline()
+        candidate()
+    base, cand = [], []
+    for _ in range(repeats):
+        base += _median_seconds(baseline, 1)
+        cand += _median_seconds(candidate, 1)
+    return statistics.median(base), statistics.median(cand)
+
+
+def benchmark_shape(shape: LayerShape, repeats: int = 20, naive: bool = True,
+                    seed: int = 0) -> dict:
+    """Time one layer shape; returns medians (seconds) and ratios to ``nn.Conv2d``."""
+    torch.manual_seed(seed)
+    k = shape.kernel_size
+    plain = nn.Conv2d(shape.in_channels, shape.out_channels, k, padding=k // 2)
+    weighted = WeightedConv2d(shape.in_channels, shape.out_channels, k, padding=k // 2,
+                              density=_den(k))
+    with torch.no_grad():
+        weighted.weight.copy_(plain.weight)
+        weighted.bias.copy_(plain.bias)
+    folded = fold(weighted)
+    x = torch.randn(shape.batch, shape.in_channels, shape.size, shape.size)
+    x_grad = x.clone().requires_grad_(True)
+
+    def train_step(layer):
+        def step():
+            layer.zero_grad(set_to_none=True)
+            x_grad.grad = None
+            layer(x_grad).sum().backward()
+        return step
+
+    def naive_step():
+        weighted.zero_grad(set_to_none=True)
+        x_grad.grad = None
+        naive_weighted_conv2d(x_grad, weighted.weight, weighted.density_mask[0, 0],
+                              weighted.bias, padding=k // 2).sum().backward()
+
+    def infer(layer):
+        def step():
+            with torch.no_grad():
+                layer(x)
+        return step
+
+    row = {**asdict(shape)}
+    row["conv2d_train_s"], row["weighted_train_s"] = time_pair(
+        train_step(plain), train_step(weighted), repeats)
+    row["conv2d_infer_s"], row["folded_infer_s"] = time_pair(infer(plain), infer(folded), repeats)
+    row["train_ratio"] = row["weighted_train_s"] / row["conv2d_train_s"]
+    row["folded_ratio"] = row["folded_infer_s"] / row["conv2d_infer_s"]
+    if naive:
+        base, cand = time_pair(train_step(plain), naive_step, max(3, repeats // 4), warmup=1)
+        row["naive_train_s"] = cand
+        row["naive_ratio"] = cand / base
+    return row
+
+
+def run(shapes=SHAPES, repeats: int = 20, naive: bool = True, progress: bool = False) -> list[dict]:
+    """Benchmark every shape in ``shapes``; returns one dict per shape."""
+    rows = []
+    for shape in shapes:
+        rows.append(benchmark_shape(shape, repeats, naive))
+        if progress:
+            print(f"  done: {shape.name}", flush=True)
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Median of each ratio over the shapes."""
+    keys = [k for k in ("train_ratio", "folded_ratio", "naive_ratio") if k in rows[0]]
+    return {k: statistics.median(r[k] for r in rows) for k in keys}
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of medians (ms) and ratios to ``nn.Conv2d``."""
+    has_naive = "naive_ratio" in rows[0]
+    header = (f"{'layer':28} {'k':>2} {'input':>16} | {'Conv2d ms':>9} {'weighted ms':>11} "
+              f"{'ratio':>6} | {'infer ms':>8} {'folded ms':>9} {'ratio':>6}")
+    if has_naive:
+        header += f" | {'naive ms':>9} {'ratio':>6}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        shape = f"{r['batch']}x{r['in_channels']}x{r['size']}x{r['size']}"
+        line = (f"{r['name'][:28]:28} {r['kernel_size']:>2} {shape:>16} | "
+                f"{1e3 * r['conv2d_train_s']:9.2f} {1e3 * r['weighted_train_s']:11.2f} "
+                f"{r['train_ratio']:6.3f} | {1e3 * r['conv2d_infer_s']:8.2f} "
+                f"{1e3 * r['folded_infer_s']:9.2f} {r['folded_ratio']:6.3f}")
+        if has_naive:
+            line += f" | {1e3 * r['naive_train_s']:9.2f} {r['naive_ratio']:6.2f}"
+        lines.append(line)
+    summary = summarise(rows)
+    lines.append("-" * len(header))
+    lines.append("median over shapes: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(prog="python -m wconv.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per side (default 20)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the slow naive unfold form")
+    parser.add_argument("--kernel-sizes", type=int, nargs="*", default=None,
+                        help="only shapes with these kernel sizes")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    shapes = [s for s in SHAPES if args.kernel_sizes is None or s.kernel_size in args.kernel_sizes]
+    if not shapes:
+        parser.error(f"no benchmark shape has kernel size in {args.kernel_sizes}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"forward+backward and inference, median of {args.repeats} runs per side")
+    rows = run(shapes, args.repeats, naive=not args.no_naive)
+    print(format_table(rows))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows},
+                      handle, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
