@@ -1,0 +1,353 @@
+"""Denoising data: resumable, verified DIV2K download and extraction (on small archives in
+DIV2K's layout served over loopback HTTP), the real colour/gray sets, noise and patches."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wconv import denoise_data as dd
+from wconv import settings
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _png_bytes(rng: np.random.Generator, h: int, w: int, mode: str = "RGB") -> bytes:
+    shape = (h, w, 3) if mode == "RGB" else (h, w)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _div2k_like_zip(names, folder="DIV2K_valid_HR", seed=0) -> tuple[bytes, dict[str, bytes]]:
+    """A zip in DIV2K's layout (``<folder>/<name>.png``) of small random images."""
+    rng = np.random.default_rng(seed)
+    images = {n: _png_bytes(rng, 40 + i, 56) for i, n in enumerate(names)}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, data in images.items():
+            z.writestr(f"{folder}/{n}", data)
+    return buf.getvalue(), images
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``payload`` at any path, honouring ``Range``; can cut the first response short."""
+    payload = b""
+    cut_first_at: int | None = None
+    ignore_range = False
+    log: list = []
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        rng = self.headers.get("Range")
+        type(self).log.append(rng)
+        data, start = self.payload, 0
+        if rng and not self.ignore_range:
+            start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        if type(self).cut_first_at is not None:
+            self.wfile.write(body[: type(self).cut_first_at])
+            self.wfile.flush()
+            type(self).cut_first_at = None
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """A loopback HTTP server; yields (handler class, base URL)."""
+    handler = type("Handler", (_Handler,), {"log": [], "cut_first_at": None, "ignore_range": False})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _archive(url: str, payload: bytes, names, sha=None) -> dd.Archive:
+    return dd.Archive(url + "DIV2K_valid_HR.zip", "DIV2K_valid_HR.zip", len(payload),
+                      sha or hashlib.sha256(payload).hexdigest(), "DIV2K_valid_HR", tuple(names))
+
+
+NAMES = ("0801.png", "0802.png", "0803.png")
+
+
+# --------------------------------------------------------------------------- download / extract
+
+def test_official_archives_are_recorded():
+    assert dd.DIV2K["valid"].size == 448_993_893
+    assert dd.DIV2K["train"].sha256 == "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335"
+    assert dd.DIV2K["valid"].url == "https://data.vision.ee.ethz.ch/cv/DIV2K/DIV2K_valid_HR.zip"
+    assert len(dd.DIV2K["train"].names) == 800 and dd.DIV2K["valid"].names[0] == "0801.png"
+
+
+def test_interrupted_download_resumes_and_extracts(server, tmp_path):
+    handler, url = server
+    payload, images = _div2k_like_zip(NAMES)
+    handler.payload = payload
+    handler.cut_first_at = len(payload) // 2
+    spec = _archive(url, payload, NAMES)
+
+    with pytest.raises(ConnectionError, match="resumes"):
+        dd.download_div2k(root=tmp_path, archive=spec, retries=0)
+    part = tmp_path / "DIV2K" / "DIV2K_valid_HR.zip.part"
+    assert part.stat().st_size == len(payload) // 2
+    assert not (tmp_path / "DIV2K" / "DIV2K_valid_HR.zip").exists()
+    assert dd.div2k_folder(root=tmp_path, archive=spec) is None
+
+    folder = dd.download_div2k(root=tmp_path, archive=spec, retries=0)
+    assert handler.log == [None, f"bytes={len(payload) // 2}-"]
+    assert not part.exists()
+    assert (tmp_path / "DIV2K" / "DIV2K_valid_HR.zip").read_bytes() == payload
+    assert folder == tmp_path / "DIV2K" / "DIV2K_valid_HR"
+    assert (folder / dd.MARKER).is_file()
+    assert dd.div2k_folder(root=tmp_path, archive=spec) == folder
+    for n, data in images.items():
+        got = dd.load_image(folder / n, color=True)
+        want = torch.from_numpy(np.array(Image.open(io.BytesIO(data)))).permute(2, 0, 1)
+        assert torch.equal(got, want)
+    # Already complete: no new request.
+    dd.download_div2k(root=tmp_path, archive=spec)
+    assert len(handler.log) == 2
+
+
+def test_dropped_connection_is_resumed_within_one_call(server, tmp_path):
+    handler, url = server
+    payload, _ = _div2k_like_zip(NAMES)
+    handler.payload, handler.cut_first_at = payload, 1000
+    path = dd.download(url + "x.zip", tmp_path / "x.zip", size=len(payload),
+                       sha256=hashlib.sha256(payload).hexdigest(), retries=2, retry_wait=0)
+    assert path.read_bytes() == payload
+    assert handler.log == [None, "bytes=1000-"]
+
+
+def test_server_without_range_support_restarts_cleanly(server, tmp_path):
+    handler, url = server
+    payload, _ = _div2k_like_zip(NAMES)
+    handler.payload, handler.ignore_range = payload, True
+    (tmp_path / "x.zip.part").write_bytes(payload[:500])
+    path = dd.download(url + "x.zip", tmp_path / "x.zip", size=len(payload),
+                       sha256=hashlib.sha256(payload).hexdigest())
+    assert path.read_bytes() == payload
+
+
+def test_checksum_mismatch_is_a_clear_error(server, tmp_path):
+    handler, url = server
+    payload, _ = _div2k_like_zip(NAMES)
+    handler.payload = payload
+    spec = _archive(url, payload, NAMES, sha="0" * 64)
+    with pytest.raises(ValueError, match=r"corrupt: .*sha256 [0-9a-f]{64}, expected 0{64}"):
+        dd.download_div2k(root=tmp_path, archive=spec)
+    base = tmp_path / "DIV2K"
+    assert not (base / "DIV2K_valid_HR.zip.part").exists()
+    assert not (base / "DIV2K_valid_HR.zip").exists()
+    assert not (base / "DIV2K_valid_HR").exists()
+    # A wrong size is caught too.
+    with pytest.raises(ValueError, match="bytes, expected"):
+        dd.download(url + "y.zip", tmp_path / "y.zip", size=len(payload) - 1)
+
+
+def test_half_extracted_folder_never_looks_complete(tmp_path):
+    payload, images = _div2k_like_zip(NAMES)
+    archive = tmp_path / "DIV2K" / "DIV2K_valid_HR.zip"
+    archive.parent.mkdir()
+    archive.write_bytes(payload)
+    spec = dd.Archive("unused", archive.name, len(payload), hashlib.sha256(payload).hexdigest(),
+                      "DIV2K_valid_HR", NAMES)
+    # An interrupted extraction: a partial folder in place and a stale temp folder.
+    partial = tmp_path / "DIV2K" / "DIV2K_valid_HR"
+    partial.mkdir()
+    (partial / "0801.png").write_bytes(images["0801.png"])
+    stale = tmp_path / "DIV2K" / ".DIV2K_valid_HR.abc.tmp"
+    stale.mkdir()
+    assert dd.div2k_folder(root=tmp_path, archive=spec) is None
+    folder = dd.download_div2k(root=tmp_path, archive=spec)   # zip present: no download
+    assert sorted(p.name for p in folder.glob("*.png")) == list(NAMES)
+    assert not stale.exists()
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_bad_archives_are_refused(tmp_path):
+    (tmp_path / "bad.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="not a valid zip"):
+        dd.extract(tmp_path / "bad.zip", tmp_path / "out", "DIV2K_valid_HR")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("DIV2K_valid_HR/../../evil.png", b"x")
+    (tmp_path / "evil.zip").write_bytes(buf.getvalue())
+    with pytest.raises(ValueError, match="unexpected member"):
+        dd.extract(tmp_path / "evil.zip", tmp_path / "out", "DIV2K_valid_HR")
+    payload, _ = _div2k_like_zip(NAMES[:2])
+    (tmp_path / "short.zip").write_bytes(payload)
+    with pytest.raises(ValueError, match="lacks 1 expected"):
+        dd.extract(tmp_path / "short.zip", tmp_path / "out", "DIV2K_valid_HR", NAMES)
+    assert not (tmp_path / "out" / "DIV2K_valid_HR").exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+
+
+def test_reduced_div2k_protocol_splits_the_validation_images(tmp_path):
+    folder = tmp_path / "DIV2K" / "DIV2K_valid_HR"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for n in dd.DIV2K["valid"].names:
+        (folder / n).write_bytes(_png_bytes(rng, 12, 12))
+    p = dd.protocol("auto", root=tmp_path, seed=3)
+    assert p.name == "div2k" and p.color and "DIV2K" in p.description
+    assert len(p.train) == 80 and len(p.test["DIV2K"]) == 20
+    assert not set(p.train) & set(p.test["DIV2K"])
+    again = dd.protocol("div2k", root=tmp_path, seed=3)
+    assert again.to_dict() == p.to_dict()
+    assert dd.protocol("div2k", root=tmp_path, seed=4).test != p.test
+    small = dd.protocol("div2k", root=tmp_path, seed=3, n_train=5, div2k_test=10)
+    assert len(small.train) == 5 and len(small.test["DIV2K"]) == 10
+    record = small.to_dict()
+    assert record["name"] == "div2k" and len(record["train"]) == 5
+    with pytest.raises(FileNotFoundError, match="download_div2k"):
+        dd.protocol("div2k-full", root=tmp_path)
+    with pytest.raises(ValueError, match="source must be one of"):
+        dd.protocol("div3k", root=tmp_path)
+
+
+# --------------------------------------------------------------------------- real sets
+
+def _denoise_root() -> Path:
+    root = settings.data_root()
+    if not (root / "denoise" / "CBSD68").is_dir():
+        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
+            pytest.fail(f"denoising data required (WCONV_REQUIRE_DATA=1) but missing under {root}")
+        pytest.skip(f"no denoising data under {root}")
+    return root
+
+
+def test_real_colour_and_gray_protocols():
+    root = _denoise_root()
+    if dd.div2k_folder("valid", root) is None:
+        assert dd.protocol("auto", root).name == "color"
+    color = dd.protocol("color", root)
+    assert color.color and color.channels == 3 and len(color.train) == 400
+    assert {k: len(v) for k, v in color.test.items()} == {"CBSD68": 68, "Kodak24": 24}
+    assert "BSDS500" in color.description and "CBSD68" in color.description
+    gray = dd.protocol("gray", root, n_train=10, n_test=3)
+    assert not gray.color and len(gray.train) == 10
+    assert {k: len(v) for k, v in gray.test.items()} == {"BSD68": 3, "Set12": 3}
+    imgs = dd.load_images(gray.test["Set12"], color=False)
+    assert all(i.dtype == torch.uint8 and i.shape[0] == 1 for i in imgs)
+    kodak = dd.load_image(color.test["Kodak24"][0], color=True)
+    assert kodak.shape == (3, 500, 500)
+    with pytest.raises(ValueError, match=rf"{gray.test['Set12'][0].name}.*grayscale.*color=True"):
+        dd.load_image(gray.test["Set12"][0], color=True)
+    with pytest.raises(ValueError, match=rf"{color.train[0].name}.*colour.*color=False"):
+        dd.load_image(color.train[0], color=False)
+
+
+def test_unreadable_image_names_the_file(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match="cannot read image .*broken.png"):
+        dd.load_images([bad], color=True)
+    Image.fromarray(np.zeros((4, 4, 4), np.uint8), "RGBA").save(tmp_path / "alpha.png")
+    with pytest.raises(ValueError, match="alpha.png has mode 'RGBA'"):
+        dd.load_image(tmp_path / "alpha.png", color=True)
+
+
+# --------------------------------------------------------------------------- noise and patches
+
+@pytest.mark.parametrize("sigma", [0, -5, 255.5, 300, float("nan"), float("inf")])
+def test_noise_level_outside_range_is_refused(sigma):
+    with pytest.raises(ValueError, match=r"sigma must be in \(0, 255\]"):
+        dd.check_sigma(sigma)
+
+
+def test_noise_level_type_and_edges():
+    with pytest.raises(TypeError, match="sigma"):
+        dd.check_sigma("25")
+    with pytest.raises(TypeError, match="sigma"):
+        dd.check_sigma(True)
+    assert dd.check_sigma(255) == 255.0 and dd.check_sigma(0.5) == 0.5
+    with pytest.raises(ValueError, match="sigma"):
+        dd.RandomPatches([torch.zeros(1, 8, 8, dtype=torch.uint8)], 4, 2, sigma=0)
+
+
+def test_test_noise_is_fixed_per_image_and_sigma():
+    rng = np.random.default_rng(1)
+    imgs = [torch.from_numpy(rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)) for _ in range(2)]
+    a = dd.noisy_images(imgs, ["a.png", "b.png"], 25, seed=0)
+    b = dd.noisy_images(imgs, ["a.png", "b.png"], 25, seed=0)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    c = dd.noisy_images(imgs, ["a.png", "b.png"], 25, seed=1)
+    assert not torch.equal(a[0], c[0])
+    noise0 = a[0] - imgs[0].float() / 255
+    noise1 = a[1] - imgs[1].float() / 255
+    assert not torch.allclose(noise0, noise1)            # seeded per image, not shared
+    assert abs(noise0.std().item() * 255 - 25) < 1.0
+    fifty = dd.noisy_images(imgs[:1], ["a.png"], 50)[0] - imgs[0].float() / 255
+    assert abs(fifty.std().item() * 255 - 50) < 2.0
+    with pytest.raises(ValueError, match="one name per image"):
+        dd.noisy_images(imgs, ["a.png"], 25)
+
+
+def test_random_patches_are_seeded_crops():
+    rng = np.random.default_rng(2)
+    imgs = [torch.from_numpy(rng.integers(0, 256, (3, 50 + 10 * i, 70), dtype=np.uint8))
+            for i in range(3)]
+    ds = dd.RandomPatches(imgs, patch_size=16, num_patches=200, sigma=15, seed=7, augment=False)
+    for i in range(0, 200, 17):
+        img = imgs[int(ds._index[i])]
+        y, x = int(ds._y[i]), int(ds._x[i])
+        assert torch.equal(ds.clean(i), img[:, y:y + 16, x:x + 16])
+        noisy, clean = ds[i]
+        assert clean.dtype == torch.float32 and noisy.shape == (3, 16, 16)
+        assert torch.equal(clean, img[:, y:y + 16, x:x + 16].float() / 255)
+    same = dd.RandomPatches(imgs, 16, 200, 15, seed=7, augment=False)
+    assert torch.equal(ds[5][0], same[5][0])
+    first = [ds.clean(i) for i in range(20)]
+    ds.set_epoch(1)
+    assert any(not torch.equal(a, ds.clean(i)) for i, a in enumerate(first))
+    ds.set_epoch(0)
+    assert all(torch.equal(a, ds.clean(i)) for i, a in enumerate(first))
+    noise = torch.stack([ds[i][0] - ds[i][1] for i in range(200)])
+    assert abs(noise.std().item() * 255 - 15) < 0.5
+    aug = dd.RandomPatches(imgs, 16, 64, 25, seed=0, augment=True)
+    assert len(set(aug._mode.tolist())) > 4
+    start = time.perf_counter()
+    big = dd.RandomPatches(imgs, 40, 2000, 25, seed=0)
+    batch = torch.utils.data.default_collate([big[i] for i in range(len(big))])
+    print(f"2000 patches 3x40x40 in {time.perf_counter() - start:.3f} s")
+    assert batch[0].shape == (2000, 3, 40, 40)
+
+
+def test_random_patches_refuse_bad_input():
+    img = torch.zeros(3, 20, 20, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="smaller than patch_size=32"):
+        dd.RandomPatches([img], 32, 10, 25)
+    with pytest.raises(TypeError, match=r"images\[0\] must be a uint8"):
+        dd.RandomPatches([img.float()], 8, 10, 25)
+    with pytest.raises(ValueError, match="mixing grayscale and colour"):
+        dd.RandomPatches([img, img[:1]], 8, 10, 25)
+    with pytest.raises(ValueError, match="num_patches"):
+        dd.RandomPatches([img], 8, 0, 25)

@@ -1,0 +1,668 @@
+r"""Denoising data: DIV2K download, the standard colour and grayscale sets, noise, patches.
+
+Where the images come from (:func:`protocol`):
+
+* ``'div2k'`` -- the reduced DIV2K protocol: only the 449 MB validation
+  archive ``DIV2K_valid_HR.zip`` (100 colour images of about 2040 px) is
+  needed; a seeded split of its images gives the training and the test images
+  (the split is recorded in :meth:`Protocol.to_dict`).
+* ``'div2k-full'`` -- trains on the 800 images of ``DIV2K_train_HR.zip`` and
+  tests on the 100 of ``DIV2K_valid_HR.zip``.
+* ``'color'`` -- the colour sets in ``<root>/denoise/``: trains on
+  ``BSDS500/train`` + ``BSDS500/test`` (400 images), tests on ``CBSD68`` and
+  ``Kodak24``.
+* ``'gray'`` -- the grayscale DnCNN protocol: ``Train400`` -> ``BSD68``, ``Set12``.
+* ``'auto'`` -- ``'div2k'`` when the DIV2K validation images are on disk (or
+  ``download=True``), else ``'color'``. :attr:`Protocol.name` and
+  :attr:`Protocol.description` say which one was used.
+
+DIV2K (Agustsson & Timofte, NTIRE 2017) is downloaded from the official ETH
+Zurich URLs by :func:`download_div2k`: the download resumes after an
+interruption (it writes ``<archive>.part`` and continues it with an HTTP
+``Range`` request), the archive's size and SHA-256 are checked before it is
+used, and it is extracted into a temporary folder that is renamed into place
+only when complete, with a marker file inside it; a folder without the marker
+is never taken as complete. Layout under the data root::
+
+    <root>/DIV2K/DIV2K_valid_HR.zip      (kept after extraction)
+    <root>/DIV2K/DIV2K_valid_HR/0801.png ... 0900.png
+    <root>/DIV2K/DIV2K_train_HR/0001.png ... 0800.png
+
+Images are held in memory as ``uint8`` tensors ``(C, H, W)``
+(:func:`load_images`); values given to models are ``float32`` in ``[0, 1]``.
+Noise is additive white Gaussian noise of standard deviation ``sigma / 255``
+(``sigma`` on the 0--255 scale, in ``(0, 255]``), not clipped. Test noise is
+fixed: each test image gets noise from a generator seeded by the seed, the
+image's name and ``sigma`` (:func:`noisy_images`). Training patches are random
+crops redrawn every epoch from a seeded generator (:class:`RandomPatches`).
+
+Example::
+
+    >>> from wconv import denoise_data as dd
+    >>> p = dd.protocol('color', root='/path/to/data')          # doctest: +SKIP
+    >>> train = dd.load_images(p.train, color=p.color)           # doctest: +SKIP
+    >>> patches = dd.RandomPatches(train, patch_size=40, num_patches=1000, sigma=25)  # doctest: +SKIP
+    >>> noisy, clean = patches[0]                                # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import math
+import numbers
+import os
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import settings
+
+__all__ = [
+    "Archive", "DIV2K", "SIGMAS", "SOURCES", "download", "verify", "extract", "div2k_folder",
+    "download_div2k", "Protocol", "protocol", "load_image", "load_images", "check_sigma",
+    "noise_seed", "add_noise", "noisy_images", "RandomPatches",
+]
+
+#: The noise levels of the denoising literature (0--255 scale).
+SIGMAS = (15, 25, 50)
+
+#: Accepted ``source`` names of :func:`protocol`.
+SOURCES = ("auto", "div2k", "div2k-full", "color", "gray")
+
+#: Name of the marker file written into an extracted folder once it is complete.
+MARKER = ".wconv-complete.json"
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One downloadable zip archive holding one folder of images.
+
+    Attributes:
+        url: where to download it.
+        filename: the archive's file name on disk.
+        size: its size in bytes.
+        sha256: its SHA-256, lowercase hex.
+        folder: the top-level folder inside the zip (and on disk after extraction).
+        names: the image file names the folder must hold.
+    """
+    url: str
+    filename: str
+    size: int
+    sha256: str
+    folder: str
+    names: tuple[str, ...]
+
+
+_DIV2K_URL = "https://data.vision.ee.ethz.ch/cv/DIV2K/"
+
+#: The official DIV2K high-resolution archives.
+DIV2K = {
+    "train": Archive(_DIV2K_URL + "DIV2K_train_HR.zip", "DIV2K_train_HR.zip", 3_530_603_713,
+                     "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
+                     "DIV2K_train_HR", tuple(f"{i:04d}.png" for i in range(1, 801))),
+    "valid": Archive(_DIV2K_URL + "DIV2K_valid_HR.zip", "DIV2K_valid_HR.zip", 448_993_893,
+                     "20dd31fd84d777bc1cf5d6b7654a3f569c0aec74458ae094122ad1d0489900fc",
+                     "DIV2K_valid_HR", tuple(f"{i:04d}.png" for i in range(801, 901))),
+}
+
+
+# --------------------------------------------------------------------------- download
+
+def _sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(path: str | os.PathLike, size: int | None = None, sha256: str | None = None) -> None:
+    """Check a file's size and SHA-256; raise ``ValueError`` saying what differs.
+
+    Example::
+
+        >>> verify('DIV2K_valid_HR.zip', DIV2K['valid'].size, DIV2K['valid'].sha256)  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    actual = path.stat().st_size
+    if size is not None and actual != size:
+        raise ValueError(f"{path} has {actual:,} bytes, expected {size:,}")
+    if sha256 is not None:
+        digest = _sha256(path)
+        if digest != sha256.lower():
+            raise ValueError(f"{path} has sha256 {digest}, expected {sha256.lower()}")
+
+
+def download(url: str, path: str | os.PathLike, *, size: int | None = None,
+             sha256: str | None = None, retries: int = 3, retry_wait: float = 2.0,
+             timeout: float = 60.0, chunk_size: int = 1 << 20, progress: Callable[[int, int | None], None] | None = None
+             ) -> Path:
+    """Download ``url`` to ``path``, resuming an interrupted download, and verify it.
+
+    The bytes go to ``<path>.part``; a later call (or a retry after a dropped
+    connection) continues that file with an HTTP ``Range`` request, or starts
+    over when the server ignores ``Range``. Only a file whose size and
+    SHA-256 match is renamed to ``path``; on a checksum mismatch the ``.part``
+    file is deleted (so the next call starts afresh) and ``ValueError`` is raised.
+
+    Args:
+        url: ``http(s)://`` (or ``file://``) URL.
+        path: destination file.
+        size: expected size in bytes (``None``: not checked).
+        sha256: expected SHA-256 (``None``: not checked).
+        retries: how many times a dropped connection is resumed within this call.
+        retry_wait: seconds before the first retry (doubled for each further one).
+        timeout: socket timeout in seconds.
+        chunk_size: bytes read and written at a time.
+        progress: called as ``progress(bytes_so_far, total_or_None)`` after each chunk.
+
+    Returns:
+        ``path``. If ``path`` already exists it is verified and returned.
+    """
+    path = Path(path)
+    if path.exists():
+        verify(path, size, sha256)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    attempt = 0
+    while True:
+        try:
+            _fetch(url, part, size, timeout, chunk_size, progress)
+            break
+        except (urllib.error.URLError, ConnectionError, TimeoutError,
+                http.client.HTTPException) as error:
+            if isinstance(error, urllib.error.HTTPError) and error.code not in (408, 429, 500, 502,
+                                                                                 503, 504):
+                raise ConnectionError(f"downloading {url} failed: HTTP {error.code} "
+                                      f"{error.reason}") from error
+            attempt += 1
+            if attempt > retries:
+                have = part.stat().st_size if part.exists() else 0
+                raise ConnectionError(
+                    f"downloading {url} failed after {retries} retries ({error}); {have:,} bytes "
+                    f"are kept in {part} and the next call resumes from there") from error
+            time.sleep(min(retry_wait * 2 ** (attempt - 1), 60.0))
+    try:
+        verify(part, size, sha256)
+    except ValueError as error:
+        part.unlink(missing_ok=True)
+        raise ValueError(f"download of {url} is corrupt: {error}; the partial file was deleted, "
+                         f"run again to download afresh") from None
+    os.replace(part, path)
+    return path
+
+
+def _fetch(url, part: Path, size, timeout, chunk_size, progress) -> None:
+    """One request: continue ``part`` from its current length to the end."""
+    offset = part.stat().st_size if part.exists() else 0
+    if size is not None and offset > size:
+        part.unlink()
+        offset = 0
+    if size is not None and offset == size:
+        return
+    headers = {"User-Agent": "wconv"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and offset:  # range beyond the end: start over
+            part.unlink()
+            raise ConnectionError(f"server refused to resume at byte {offset}; restarting") from error
+        raise
+    with response:
+        status = getattr(response, "status", 200)
+        if offset and status == 206:
+            content_range = response.headers.get("Content-Range", "")
+            if not content_range.startswith(f"bytes {offset}-"):
+                raise ConnectionError(f"server answered Range {offset}- with {content_range!r}")
+            mode = "ab"
+        else:  # 200: the server sends the whole file
+            offset, mode = 0, "wb"
+        length = response.headers.get("Content-Length")
+        expected = offset + int(length) if length is not None else size
+        done = offset
+        with open(part, mode) as f:
+            while chunk := response.read(chunk_size):
+                f.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, expected)
+            f.flush()
+            os.fsync(f.fileno())
+        if expected is not None and done < expected:
+            raise ConnectionError(f"connection closed after {done:,} of {expected:,} bytes")
+
+
+# --------------------------------------------------------------------------- extraction
+
+def _complete(folder: Path, names: Sequence[str] | None) -> bool:
+    """A folder is complete if it holds our marker, or (a copy extracted by hand) every expected file."""
+    if (folder / MARKER).is_file():
+        return True
+    if not names or not folder.is_dir():
+        return False
+    return all((folder / n).is_file() and (folder / n).stat().st_size > 0 for n in names)
+
+
+def extract(archive: str | os.PathLike, dest: str | os.PathLike, folder: str,
+            names: Sequence[str] | None = None) -> Path:
+    """Extract the zip ``archive``'s top folder ``folder`` into ``dest`` atomically.
+
+    The zip is extracted into a temporary folder inside ``dest``; when every
+    member is out (and, if given, every name in ``names`` is there) a marker
+    file is written into it and it is renamed to ``dest/folder`` in one step.
+    An existing ``dest/folder`` without the marker (an earlier run that died
+    before the rename cannot leave one; a copy by hand might) is replaced.
+
+    Returns:
+        ``dest / folder``.
+    """
+    archive, dest = Path(archive), Path(dest)
+    final = dest / folder
+    if (final / MARKER).is_file():
+        return final
+    dest.mkdir(parents=True, exist_ok=True)
+    for stale in dest.glob(f".{folder}.*.tmp"):   # left by a run killed mid-extraction
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=dest))
+    try:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except zipfile.BadZipFile as error:
+            raise ValueError(f"{archive} is not a valid zip archive ({error})") from None
+        with zf:
+            members = zf.namelist()
+            for m in members:
+                p = Path(m)
+                if p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0] != folder):
+                    raise ValueError(f"{archive}: unexpected member {m!r}; every member must lie "
+                                     f"inside the folder {folder!r}/")
+            zf.extractall(tmp)
+        got = tmp / folder
+        missing = [n for n in (names or ()) if not (got / n).is_file()]
+        if not got.is_dir() or missing:
+            raise ValueError(f"{archive} lacks {len(missing) if got.is_dir() else 'all'} expected "
+                             f"files of {folder}/ (e.g. {missing[:3] if missing else folder!r})")
+        marker = {"archive": archive.name, "files": len(list(got.iterdir()))}
+        (got / MARKER).write_text(json.dumps(marker) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(got, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def div2k_folder(split: str = "valid", root: str | os.PathLike | None = None,
+                 archive: Archive | None = None) -> Path | None:
+    """The complete DIV2K image folder of ``split`` under the data root, or ``None``."""
+    spec = archive or _div2k_spec(split)
+    folder = settings.data_root(root) / "DIV2K" / spec.folder
+    return folder if _complete(folder, spec.names) else None
+
+
+def _div2k_spec(split: str) -> Archive:
+    if split not in DIV2K:
+        raise ValueError(f"split must be one of {', '.join(map(repr, DIV2K))}, got {split!r}")
+    return DIV2K[split]
+
+
+def download_div2k(split: str = "valid", root: str | os.PathLike | None = None, *,
+                   archive: Archive | None = None, keep_archive: bool = True,
+                   progress: Callable[[int, int | None], None] | None = None, **kwargs) -> Path:
+    """Download (resumably), verify and extract one DIV2K archive; return its image folder.
+
+    Args:
+        split: ``'valid'`` (100 images, 449 MB) or ``'train'`` (800 images, 3.5 GB).
+        root: data root (default :func:`wconv.settings.data_root`).
+        archive: another :class:`Archive` to fetch in DIV2K's place (the tests use
+            small ones served locally).
+        keep_archive: keep the verified zip after extraction.
+        progress, kwargs: passed to :func:`download`.
+
+    Example::
+
+        >>> folder = download_div2k('valid')   # doctest: +SKIP
+        >>> len(list(folder.glob('*.png')))    # doctest: +SKIP
+        100
+    """
+    spec = archive or _div2k_spec(split)
+    dest = settings.data_root(root) / "DIV2K"
+    final = dest / spec.folder
+    if _complete(final, spec.names):
+        return final
+    zip_path = download(spec.url, dest / spec.filename, size=spec.size, sha256=spec.sha256,
+                        progress=progress, **kwargs)
+    out = extract(zip_path, dest, spec.folder, spec.names)
+    if not keep_archive:
+        zip_path.unlink()
+    return out
+
+
+# --------------------------------------------------------------------------- protocols
+
+@dataclass(frozen=True)
+class Protocol:
+    """Which images train and test a denoiser.
+
+    Attributes:
+        name: ``'div2k'``, ``'div2k-full'``, ``'color'`` or ``'gray'``.
+        description: one line for a page, naming the data and the split.
+        color: ``True`` for RGB images, ``False`` for grayscale.
+        train: the training image files.
+        test: test-set name -> image files.
+        seed: the seed of any random split or subset.
+    """
+    name: str
+    description: str
+    color: bool
+    train: tuple[Path, ...]
+    test: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color else 1
+
+    def to_dict(self) -> dict:
+        """JSON-ready record of the protocol, with every file name (for the results store)."""
+        return {"name": self.name, "description": self.description, "color": self.color,
+                "seed": self.seed, "train": [p.name for p in self.train],
+                "test": {k: [p.name for p in v] for k, v in self.test.items()}}
+
+
+def _images_in(folder: Path) -> tuple[Path, ...]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    files = tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES))
+    if not files:
+        raise FileNotFoundError(f"image folder {folder} holds no images")
+    return files
+
+
+def _subset(files: Sequence[Path], n: int | None, seed: int, what: str) -> tuple[Path, ...]:
+    if n is None:
+        return tuple(files)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= len(files):
+        raise ValueError(f"{what} must be an integer in [1, {len(files)}], got {n!r}")
+    order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
+    return tuple(sorted((files[i] for i in order[:n]), key=lambda p: p.name))
+
+
+def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
+             download: bool = False, n_train: int | None = None, n_test: int | None = None,
+             div2k_test: int = 20, seed: int = 0) -> Protocol:
+    """The training and test images of a denoising protocol.
+
+    Args:
+        source: one of :data:`SOURCES` (see the module docstring).
+        root: data root (default :func:`wconv.settings.data_root`).
+        download: for the DIV2K sources, download missing archives
+            (:func:`download_div2k`); with ``'auto'``, DIV2K is then used.
+        n_train: use a seeded random subset of this many training images.
+        n_test: use a seeded random subset of this many images of each test set.
+        div2k_test: ``'div2k'`` only: how many of the 100 validation images are
+            held out for testing (seeded); the rest train.
+        seed: seed of the random split and subsets.
+
+    Example::
+
+        >>> p = protocol('gray', n_train=50)   # doctest: +SKIP
+        >>> p.description                      # doctest: +SKIP
+        'grayscale: Train400 (50 of 400 images) -> BSD68, Set12'
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}, got {source!r}")
+    base = settings.data_root(root)
+    if source == "auto":
+        have = div2k_folder("valid", base) is not None
+        source = "div2k" if have or download else "color"
+    if source == "div2k":
+        folder = download_div2k("valid", base) if download else div2k_folder("valid", base)
+        if folder is None:
+            raise FileNotFoundError(
+                f"DIV2K validation images not found under {base / 'DIV2K'}; call "
+                f"wconv.denoise_data.download_div2k('valid') or pass download=True")
+        files = tuple(base / "DIV2K" / DIV2K["valid"].folder / n for n in DIV2K["valid"].names)
+        if not 1 <= div2k_test < len(files):
+            raise ValueError(f"div2k_test must be in [1, {len(files) - 1}], got {div2k_test!r}")
+        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
+        test = tuple(sorted(files[i] for i in order[:div2k_test]))
+        train = tuple(sorted(files[i] for i in order[div2k_test:]))
+        train, tests = _subset(train, n_train, seed, "n_train"), {"DIV2K": _subset(test, n_test, seed, "n_test")}
+        desc = (f"DIV2K validation archive (reduced protocol): {len(train)} training / "
+                f"{len(tests['DIV2K'])} test images, seeded split (seed {seed})")
+        return Protocol("div2k", desc, True, train, tests, seed)
+    if source == "div2k-full":
+        folders = {}
+        for split in ("train", "valid"):
+            folders[split] = (download_div2k(split, base) if download else div2k_folder(split, base))
+            if folders[split] is None:
+                raise FileNotFoundError(
+                    f"DIV2K {split} images not found under {base / 'DIV2K'}; call "
+                    f"wconv.denoise_data.download_div2k({split!r}) or pass download=True")
+        train = _subset(_images_in(folders["train"]), n_train, seed, "n_train")
+        tests = {"DIV2K valid": _subset(_images_in(folders["valid"]), n_test, seed, "n_test")}
+        desc = f"DIV2K (full): {len(train)} training images -> {len(tests['DIV2K valid'])} validation images"
+        return Protocol("div2k-full", desc, True, train, tests, seed)
+    d = base / "denoise"
+    if source == "color":
+        pool = _images_in(d / "BSDS500" / "train") + _images_in(d / "BSDS500" / "test")
+        test_names, color, what = ("CBSD68", "Kodak24"), True, "colour: BSDS500 train+test"
+    else:
+        pool = _images_in(d / "Train400")
+        test_names, color, what = ("BSD68", "Set12"), False, "grayscale: Train400"
+    train = _subset(pool, n_train, seed, "n_train")
+    tests = {name: _subset(_images_in(d / name), n_test, seed, "n_test") for name in test_names}
+    count = f"{len(train)} of {len(pool)}" if len(train) < len(pool) else f"{len(pool)}"
+    sizes = ", ".join(f"{k} ({len(v)})" for k, v in tests.items())
+    return Protocol(source, f"{what} ({count} images) -> {sizes}", color, train, tests, seed)
+
+
+# --------------------------------------------------------------------------- images
+
+def load_image(path: str | os.PathLike, color: bool) -> Tensor:
+    """Read one image as a ``uint8`` tensor ``(C, H, W)``, ``C = 3`` if ``color`` else 1.
+
+    Raises ``ValueError`` naming the file if it cannot be read, or if it is
+    grayscale where colour is asked for (or the reverse).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("L", "RGB"):
+                arr = np.asarray(im, dtype=np.uint8)
+            elif mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                mode, arr = im.mode, np.asarray(im, dtype=np.uint8)
+            else:
+                arr = None
+    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+        raise ValueError(f"cannot read image {path}: {error}") from None
+    if arr is None or mode not in ("L", "RGB"):
+        raise ValueError(f"image {path} has mode {mode!r}; expected 8-bit 'RGB' (colour) or 'L' "
+                         f"(grayscale)")
+    if color and mode != "RGB":
+        raise ValueError(f"image {path} is grayscale (mode {mode!r}) but a colour set was asked "
+                         f"for (color=True)")
+    if not color and mode != "L":
+        raise ValueError(f"image {path} is colour (mode {mode!r}) but a grayscale set was asked "
+                         f"for (color=False)")
+    t = torch.from_numpy(arr.copy())
+    return t.permute(2, 0, 1).contiguous() if t.dim() == 3 else t.unsqueeze(0)
+
+
+def load_images(files: Sequence[str | os.PathLike], color: bool) -> list[Tensor]:
+    """Read every file with :func:`load_image`; a list of ``uint8`` tensors ``(C, H, W)``."""
+    return [load_image(f, color) for f in files]
+
+
+# --------------------------------------------------------------------------- noise
+
+def check_sigma(sigma) -> float:
+    """Return ``sigma`` as a float if it is a noise level in ``(0, 255]``, else raise."""
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"sigma must be a number in (0, 255] (0-255 scale), got {sigma!r}")
+    if not math.isfinite(sigma) or not 0 < sigma <= 255:
+        raise ValueError(f"sigma must be in (0, 255] (noise std on the 0-255 scale, e.g. 15, 25 "
+                         f"or 50), got {sigma!r}")
+    return float(sigma)
+
+
+def noise_seed(seed: int, name: str, sigma: float) -> int:
+    """A stable 63-bit seed from a base seed, an image name and a noise level."""
+    key = f"{int(seed)}|{name}|{float(sigma)!r}".encode()
+    return (zlib.crc32(key) << 31 | zlib.adler32(key)) & ((1 << 63) - 1)
+
+
+def add_noise(clean: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
+    """``clean + (sigma / 255) · N(0, 1)``; ``clean`` float in ``[0, 1]``, not clipped.
+
+    Example::
+
+        >>> x = torch.full((1, 100, 100), 0.5)
+        >>> n = add_noise(x, 25, torch.Generator().manual_seed(0))
+        >>> round(float((n - x).std() * 255))
+        25
+    """
+    sigma = check_sigma(sigma)
+    noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=clean.device)
+    return clean + (sigma / 255.0) * noise
+
+
+def to_float(image: Tensor) -> Tensor:
+    """``uint8`` ``(C, H, W)`` -> ``float32`` in ``[0, 1]``."""
+    return image.to(torch.float32) / 255.0
+
+
+def noisy_images(images: Sequence[Tensor], names: Sequence[str], sigma: float,
+                 seed: int = 0) -> list[Tensor]:
+    """Fixed noisy versions of test images: the same for the same seed, name and sigma.
+
+    Args:
+        images: ``uint8`` tensors ``(C, H, W)``.
+        names: one name per image (e.g. the file name), which seeds its noise.
+        sigma: noise std on the 0--255 scale.
+        seed: base seed.
+
+    Returns:
+        ``float32`` tensors ``(C, H, W)``, clean/255 plus noise, not clipped.
+    """
+    sigma = check_sigma(sigma)
+    if len(images) != len(names):
+        raise ValueError(f"need one name per image, got {len(images)} images and {len(names)} names")
+    out = []
+    for image, name in zip(images, names):
+        g = torch.Generator().manual_seed(noise_seed(seed, str(name), sigma))
+        out.append(add_noise(to_float(image), sigma, g))
+    return out
+
+
+class RandomPatches(torch.utils.data.Dataset):
+    r"""Random noisy/clean training patches, redrawn every epoch from a seed.
+
+    The images stay in memory as ``uint8``; :meth:`set_epoch` draws, with a
+    generator seeded by ``(seed, epoch)``, which image, which position and
+    (with ``augment``) which of the 8 flips/rotations each patch uses. Item
+    ``i`` is ``(noisy, clean)``, ``float32`` ``(C, P, P)``, its noise drawn
+    from a generator seeded by ``(seed, epoch, i)``, so an epoch's data do not
+    depend on the batch order or the number of workers. Images are picked with
+    probability proportional to their area.
+
+    Args:
+        images: ``uint8`` tensors ``(C, H, W)``, each at least ``patch_size`` on both sides.
+        patch_size: side ``P`` of the square patches.
+        num_patches: patches per epoch.
+        sigma: noise std on the 0--255 scale, in ``(0, 255]``.
+        seed: base seed.
+        augment: random flips and 90-degree rotations (as in DnCNN's training).
+
+    Example::
+
+        >>> imgs = [torch.randint(0, 256, (3, 60, 80), dtype=torch.uint8)]
+        >>> ds = RandomPatches(imgs, patch_size=32, num_patches=10, sigma=25)
+        >>> noisy, clean = ds[0]; noisy.shape
+        torch.Size([3, 32, 32])
+    """
+
+    def __init__(self, images: Sequence[Tensor], patch_size: int, num_patches: int, sigma: float,
+                 seed: int = 0, augment: bool = True):
+        if not images:
+            raise ValueError("images is empty; need at least one image")
+        for name, v in (("patch_size", patch_size), ("num_patches", num_patches)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for i, im in enumerate(images):
+            if not isinstance(im, Tensor) or im.dtype != torch.uint8 or im.dim() != 3:
+                raise TypeError(f"images[{i}] must be a uint8 tensor (C, H, W), got "
+                                f"{getattr(im, 'dtype', type(im).__name__)} "
+                                f"{tuple(getattr(im, 'shape', ()))}")
+            if min(im.shape[1:]) < patch_size:
+                raise ValueError(f"images[{i}] has size {tuple(im.shape[1:])}, smaller than "
+                                 f"patch_size={patch_size}")
+            if im.shape[0] != images[0].shape[0]:
+                raise ValueError(f"images[{i}] has {im.shape[0]} channels, images[0] has "
+                                 f"{images[0].shape[0]}; mixing grayscale and colour")
+        self.images = list(images)
+        self.patch_size = int(patch_size)
+        self.num_patches = int(num_patches)
+        self.sigma = check_sigma(sigma)
+        self.seed = int(seed)
+        self.augment = bool(augment)
+        self._areas = torch.tensor([float(im.shape[1] * im.shape[2]) for im in images])
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw this epoch's patch positions (call once per epoch, before iterating)."""
+        self.epoch = int(epoch)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        n, p = self.num_patches, self.patch_size
+        self._index = torch.multinomial(self._areas, n, replacement=True, generator=g)
+        h = torch.tensor([self.images[i].shape[1] - p + 1 for i in self._index.tolist()])
+        w = torch.tensor([self.images[i].shape[2] - p + 1 for i in self._index.tolist()])
+        u = torch.rand(n, 2, generator=g, dtype=torch.float64)
+        self._y = (u[:, 0] * h).long().clamp_max(h - 1)
+        self._x = (u[:, 1] * w).long().clamp_max(w - 1)
+        self._mode = torch.randint(0, 8, (n,), generator=g) if self.augment else torch.zeros(n, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return self.num_patches
+
+    def clean(self, i: int) -> Tensor:
+        """The clean ``uint8`` patch ``i`` of the current epoch."""
+        if not 0 <= i < self.num_patches:
+            raise IndexError(f"patch index {i} out of range [0, {self.num_patches})")
+        p, y, x = self.patch_size, int(self._y[i]), int(self._x[i])
+        patch = self.images[int(self._index[i])][:, y:y + p, x:x + p]
+        mode = int(self._mode[i])
+        if mode & 4:
+            patch = patch.flip(-1)
+        return torch.rot90(patch, mode & 3, dims=(-2, -1))
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        clean = to_float(self.clean(i))
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
+        return add_noise(clean, self.sigma, g), clean
