@@ -289,3 +289,34 @@ def test_other_bad_arguments():
         search.direct_search(lambda den: "low", 3, max_evals=3)
     with pytest.raises(TypeError, match="config must be JSON-serialisable"):
         search.direct_search(f, 3, config={"model": object()})
+
+
+def test_summary_rows():
+    f = quadratic((0.3, 0.7))
+    results = {"DIRECT-L": search.direct_search(f, 5, max_evals=20),
+               "random": search.random_search(f, 5, max_evals=20, seed=0)}
+    rows = search.summary(results)
+    assert [r["method"] for r in rows] == ["DIRECT-L", "random"]
+    for row, r in zip(rows, results.values()):
+        assert row["evaluations"] == 20 and row["best value"] == r.best.value
+        assert row["evals to best"] == r.evals_to_best
+    with pytest.raises(TypeError, match="must be a SearchResult"):
+        search.summary({"x": 1})
+
+
+@pytest.mark.parametrize("kernel_size, bounds", [(3, None), (5, None), (7, 1)])
+def test_progress_plot_draws_each_dimension(kernel_size, bounds):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = quadratic(PAPER_OPTIMUM_7X7[: (kernel_size - 1) // 2])
+    grid = search.grid_search(f, kernel_size, bounds, max_evals=9)
+    for landscape in (f, grid):
+        plot = search.ProgressPlot(kernel_size, bounds, landscape=landscape, live=False, every=4)
+        result = search.direct_search(f, kernel_size, bounds, max_evals=9, callback=plot)
+        plot.finish(result)
+        assert len(plot.evaluations) == 9
+        assert plot.ax_values.get_xlabel() == "evaluation"
+        assert len(plot.ax_values.lines[0].get_xdata()) == 9
+        plt.close(plot.fig)

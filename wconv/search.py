@@ -57,7 +57,7 @@ from .density import PAPER_RANGES
 
 __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "paper_bounds", "check_bounds",
-    "direct_search", "grid_search", "random_search", "read_log",
+    "direct_search", "grid_search", "random_search", "read_log", "summary", "ProgressPlot",
 ]
 
 #: NLopt's DIRECT variants (the first is the papers' choice and the default).
@@ -621,3 +621,170 @@ def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
 
     run = _Run(objective, cfg, max_evals, max_time, log, callback)
     return run.result(_drive(run, draws()))
+
+
+# --------------------------------------------------------------------------- reporting
+def summary(results: dict) -> list[dict]:
+    """One row per named search result, for a comparison table at equal budget.
+
+    Args:
+        results: ``{label: SearchResult}``.
+
+    Returns:
+        Rows with ``method``, ``evaluations``, ``best value``, ``best den``,
+        ``evals to best``, ``seconds to best`` and ``seconds`` (all evaluations).
+    """
+    rows = []
+    for label, r in results.items():
+        if not isinstance(r, SearchResult):
+            raise TypeError(f"results[{label!r}] must be a SearchResult, got {type(r).__name__}")
+        rows.append({
+            "method": label, "evaluations": len(r.evaluations),
+            "best value": None if r.best is None else r.best.value,
+            "best den": None if r.best is None else tuple(round(v, 4) for v in r.best.den),
+            "evals to best": r.evals_to_best,
+            "seconds to best": None if r.best is None else round(r.seconds_to_best, 2),
+            "seconds": round(r.seconds, 2)})
+    return rows
+
+
+class ProgressPlot:
+    r"""A figure of a search that redraws after each evaluation (pass it as ``callback``).
+
+    Left: the objective value of each evaluation and the best so far. Right:
+    where the search sampled -- for one ``den`` value, the values against
+    ``den`` over the ``landscape`` curve; for two, the points in the plane over
+    the landscape's contours (colour = order of evaluation); for more, each
+    ``den`` value against the objective.
+
+    Args:
+        kernel_size, bounds: as in :func:`direct_search` (fix the axes).
+        landscape: optional background: a cheap callable ``den -> float``
+            (sampled on a grid), or a :class:`SearchResult` whose evaluations
+            (e.g. a grid search) are drawn as the known landscape.
+        value_label: what the objective measures, with units, for the y axis.
+        title: figure title.
+        live: show the figure in a notebook and update it in place
+            (``IPython.display``); otherwise only draw.
+        every: redraw after every ``every`` evaluations (and on :meth:`finish`).
+
+    Example::
+
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> f = lambda den: (den[0] - 0.8) ** 2
+        >>> plot = ProgressPlot(3, landscape=f, live=False)
+        >>> r = direct_search(f, 3, max_evals=10, callback=plot)
+        >>> len(plot.evaluations)
+        10
+    """
+
+    def __init__(self, kernel_size: int, bounds=None, *, landscape=None,
+                 value_label: str = "objective (lower is better)", title: str | None = None,
+                 live: bool = True, every: int = 1):
+        import matplotlib.pyplot as plt
+
+        self.lower, self.upper = check_bounds(bounds, kernel_size)
+        if landscape is not None and not (callable(landscape) or isinstance(landscape, SearchResult)):
+            raise TypeError(f"landscape must be a callable den -> float, a SearchResult or None, "
+                            f"got {landscape!r}")
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.landscape, self.value_label, self.every = landscape, value_label, int(every)
+        self.evaluations: list[Evaluation] = []
+        self.fig, (self.ax_values, self.ax_points) = plt.subplots(
+            1, 2, figsize=(10, 3.8), layout="constrained")
+        if title:
+            self.fig.suptitle(title)
+        self._background = self._landscape_data()
+        self.handle = None
+        if live:
+            from IPython.display import display
+            plt.close(self.fig)  # shown through the display handle only
+            self.handle = display(self.fig, display_id=True)
+        self.draw()
+
+    def _landscape_data(self):
+        d = len(self.lower)
+        if self.landscape is None:
+            return None
+        if isinstance(self.landscape, SearchResult):
+            evs = [e for e in self.landscape.evaluations if math.isfinite(e.value)]
+            return ("points", [e.den for e in evs], [e.value for e in evs])
+        if d == 1:
+            xs = [self.lower[0] + (self.upper[0] - self.lower[0]) * i / 200 for i in range(201)]
+            return ("curve", xs, [float(self.landscape((x,))) for x in xs])
+        if d == 2:
+            n = 60
+            xs = [self.lower[0] + (self.upper[0] - self.lower[0]) * i / (n - 1) for i in range(n)]
+            ys = [self.lower[1] + (self.upper[1] - self.lower[1]) * i / (n - 1) for i in range(n)]
+            zs = [[float(self.landscape((x, y))) for x in xs] for y in ys]
+            return ("grid", xs, ys, zs)
+        return None
+
+    def __call__(self, evaluation: Evaluation) -> None:
+        self.evaluations.append(evaluation)
+        if len(self.evaluations) % self.every == 0:
+            self.draw()
+
+    def finish(self, result: SearchResult | None = None) -> None:
+        """Final redraw (marks the best point of ``result`` if given)."""
+        self.draw(result)
+
+    def draw(self, result: SearchResult | None = None) -> None:
+        evs = self.evaluations
+        d = len(self.lower)
+        ax = self.ax_values
+        ax.clear()
+        idx = [e.index for e in evs]
+        vals = [e.value for e in evs]
+        ax.plot(idx, vals, "o", ms=3, color="tab:blue", label="evaluation")
+        best = SearchResult(evs, None, "", {}).best_so_far()
+        ax.plot(idx, best, "-", color="tab:red", label="best so far")
+        ax.set_xlabel("evaluation")
+        ax.set_ylabel(self.value_label)
+        if evs:
+            ax.legend(loc="upper right", fontsize="small")
+        ax = self.ax_points
+        ax.clear()
+        bg = self._background
+        colour = {"c": list(range(1, len(evs) + 1)), "cmap": "viridis"} if evs else {}
+        if d == 1:
+            if bg is not None and bg[0] == "curve":
+                ax.plot(bg[1], bg[2], "-", color="0.6", label="landscape")
+            elif bg is not None:
+                pts = sorted(zip([p[0] for p in bg[1]], bg[2]))
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], ".-", color="0.6", label="landscape")
+            sc = ax.scatter([e.den[0] for e in evs], vals, s=18, zorder=3, label="sampled", **colour)
+            ax.set_xlabel("den[0] (outer tap weight)")
+            ax.set_ylabel(self.value_label)
+            ax.set_xlim(self.lower[0], self.upper[0])
+        elif d == 2:
+            if bg is not None and bg[0] == "grid":
+                ax.contourf(bg[1], bg[2], bg[3], levels=20, cmap="Greys")
+            elif bg is not None and len(bg[1]) >= 3:
+                ax.tricontourf([p[0] for p in bg[1]], [p[1] for p in bg[1]], bg[2], levels=20,
+                               cmap="Greys")
+            sc = ax.scatter([e.den[0] for e in evs], [e.den[1] for e in evs], s=18, zorder=3,
+                            **colour)
+            ax.set_xlabel("den[0] (outermost tap)")
+            ax.set_ylabel("den[1]")
+            ax.set_xlim(self.lower[0], self.upper[0])
+            ax.set_ylim(self.lower[1], self.upper[1])
+        else:
+            for j in range(d):
+                ax.plot([e.den[j] for e in evs], vals, "o", ms=3, label=f"den[{j}]")
+            ax.set_xlabel("den value (tap weight)")
+            ax.set_ylabel(self.value_label)
+            if evs:
+                ax.legend(loc="upper right", fontsize="small")
+            sc = None
+        if result is not None and result.best is not None:
+            b = result.best
+            if d == 1:
+                ax.plot([b.den[0]], [b.value], "*", ms=14, color="tab:red", zorder=4, label="best")
+            elif d == 2:
+                ax.plot([b.den[0]], [b.den[1]], "*", ms=14, color="tab:red", zorder=4, label="best")
+        ax.set_title(f"{len(evs)} evaluations (colour: order)" if sc is not None else
+                     f"{len(evs)} evaluations")
+        if self.handle is not None:
+            self.handle.update(self.fig)
