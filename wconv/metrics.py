@@ -87,7 +87,7 @@ def psnr(input: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
     Example::
 
         >>> x = torch.zeros(1, 4, 4); y = torch.full((1, 4, 4), 0.1)
-        >>> float(psnr(y, x))
+        >>> round(float(psnr(y, x)), 4)
         20.0
     """
     x, y, r = _check_pair(input, target, data_range)
