@@ -30,7 +30,7 @@ from .conv import WeightedConv2d
 from .density import PAPER_OPTIMUM_7X7
 from .surgery import fold
 
-__all__ = ["LayerShape", "SHAPES", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
+__all__ = ["LayerShape", "SHAPES", "PROFILE_RUNS", "overhead_scaling", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
            "run", "summarise", "format_table", "main"]
 
 
@@ -59,6 +59,14 @@ SHAPES = [
     LayerShape("VGG conv1_2, 7x7", 32, 64, 64, 32, 7),
     LayerShape("DnCNN body, 7x7", 16, 64, 64, 40, 7),
 ]
+
+
+#: What the book's chapter 3 times in each profile: (shapes, repeats).
+PROFILE_RUNS = {
+    "smoke": ([LayerShape("ResNet-20 stage 1, batch 4", 4, 16, 16, 16, 3)], 2),
+    "book": ([s for s in SHAPES if s.kernel_size == 3] + [SHAPES[6]], 5),
+    "full": (SHAPES, 30),
+}
 
 
 def _den(kernel_size: int) -> list[float]:
@@ -155,6 +163,31 @@ def benchmark_shape(shape: LayerShape, repeats: int = 20, naive: bool = True,
         row["naive_train_s"] = cand
         row["naive_ratio"] = cand / base
     return row
+
+
+def overhead_scaling(sizes, channels: int = 64, kernel_size: int = 3, batch: int = 8,
+                     repeats: int = 10) -> list[dict]:
+    """Time the density multiplication alone, on the weights and on the unfolded patches.
+
+    The weighted layer multiplies ``C_out · C_in · k²`` weights by ``Φ`` whatever
+    the image size; the naive form multiplies ``N · C_in · k² · H · W`` patch values.
+    Returns, per image size, both element counts and median seconds.
+    """
+    torch.manual_seed(0)
+    k = kernel_size
+    weight = torch.randn(channels, channels, k, k)
+    mask = torch.rand(k, k) + 0.5
+    rows = []
+    for size in sizes:
+        x = torch.randn(batch, channels, size, size)
+        patches = F.unfold(x, k, padding=k // 2).view(batch, channels, k * k, -1)
+        flat_mask = mask.reshape(1, 1, k * k, 1)
+        t_weights, t_patches = time_pair(lambda: weight * mask, lambda: patches * flat_mask,
+                                         repeats)
+        rows.append({"size": size, "pixels": size * size, "weight_elements": weight.numel(),
+                     "patch_elements": patches.numel(), "weights_s": t_weights,
+                     "patches_s": t_patches})
+    return rows
 
 
 def run(shapes=SHAPES, repeats: int = 20, naive: bool = True, progress: bool = False) -> list[dict]:
