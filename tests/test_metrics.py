@@ -34,6 +34,7 @@ def _sk_ssim(a: torch.Tensor, b: torch.Tensor, data_range: float) -> float:
 @pytest.mark.parametrize("folder,color", [("CBSD68", True), ("Set12", False)])
 def test_matches_scikit_image_on_real_images(folder, color):
     names, images = _real(folder, color, 2)
+    images = [i[:, 20:180, 30:230].contiguous() for i in images]   # real pixels, less time
     clean = [dd.to_float(i) for i in images]
     noisy = [n.clamp(0, 1) for n in dd.noisy_images(images, names, 25)]
     for x, y in zip(noisy, clean):
