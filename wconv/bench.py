@@ -171,8 +171,19 @@ def overhead_scaling(sizes, channels: int = 64, kernel_size: int = 3, batch: int
 
     The weighted layer multiplies ``C_out · C_in · k²`` weights by ``Φ`` whatever
     the image size; the naive form multiplies ``N · C_in · k² · H · W`` patch values.
-    Returns, per image size, both element counts and median seconds.
+    Returns, per image size, both element counts and median seconds. Timed on
+    one thread, so that the count of multiplications, not thread start-up,
+    sets the time.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _overhead_scaling(sizes, channels, kernel_size, batch, repeats)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _overhead_scaling(sizes, channels, kernel_size, batch, repeats):
     torch.manual_seed(0)
     k = kernel_size
     weight = torch.randn(channels, channels, k, k)
