@@ -351,3 +351,22 @@ def test_random_patches_refuse_bad_input():
         dd.RandomPatches([img, img[:1]], 8, 10, 25)
     with pytest.raises(ValueError, match="num_patches"):
         dd.RandomPatches([img], 8, 0, 25)
+
+
+def test_blind_noise_range_and_patch_loader():
+    img = torch.full((1, 64, 64), 128, dtype=torch.uint8)
+    ds = dd.RandomPatches([img], 16, 300, sigma=(0, 55), seed=1)
+    levels = torch.tensor([float((ds[i][0] - ds[i][1]).std()) * 255 for i in range(300)])
+    assert levels.min() < 8 and levels.max() > 48 and 20 < levels.mean() < 35
+    for bad in [(10,), (30, 20), (-1, 20), (0, 300)]:
+        with pytest.raises(ValueError, match="sigma"):
+            dd.RandomPatches([img], 16, 4, sigma=bad)
+    loader = dd.PatchLoader(ds, batch_size=128)
+    batches = list(loader)
+    assert [len(x) for x, _ in batches] == [128, 128, 44] and len(loader) == 3
+    assert torch.equal(batches[1][0][5], ds[133][0])
+    loader.set_epoch(2)
+    assert ds.epoch == 2 and not torch.equal(next(iter(loader))[0], batches[0][0])
+    assert len(dd.PatchLoader(ds, 128, drop_last=True)) == 2
+    with pytest.raises(ValueError, match="batch_size"):
+        dd.PatchLoader(ds, 0)

@@ -72,7 +72,7 @@ from . import settings
 __all__ = [
     "Archive", "DIV2K", "SIGMAS", "SOURCES", "download", "verify", "extract", "div2k_folder",
     "download_div2k", "Protocol", "protocol", "load_image", "load_images", "check_sigma",
-    "noise_seed", "add_noise", "noisy_images", "RandomPatches",
+    "noise_seed", "add_noise", "to_float", "noisy_images", "RandomPatches", "PatchLoader",
 ]
 
 #: The noise levels of the denoising literature (0--255 scale).
@@ -596,7 +596,10 @@ class RandomPatches(torch.utils.data.Dataset):
         images: ``uint8`` tensors ``(C, H, W)``, each at least ``patch_size`` on both sides.
         patch_size: side ``P`` of the square patches.
         num_patches: patches per epoch.
-        sigma: noise std on the 0--255 scale, in ``(0, 255]``.
+        sigma: noise std on the 0--255 scale, in ``(0, 255]``; or a pair
+            ``(low, high)`` for blind training (DnCNN-B uses ``(0, 55)``): each
+            patch then gets a level drawn uniformly from ``[low, high]``
+            (``low >= 0``; a level of 0 means no noise).
         seed: base seed.
         augment: random flips and 90-degree rotations (as in DnCNN's training).
 
@@ -629,7 +632,7 @@ class RandomPatches(torch.utils.data.Dataset):
         self.images = list(images)
         self.patch_size = int(patch_size)
         self.num_patches = int(num_patches)
-        self.sigma = check_sigma(sigma)
+        self.sigma = _check_sigma_or_range(sigma)
         self.seed = int(seed)
         self.augment = bool(augment)
         self._areas = torch.tensor([float(im.shape[1] * im.shape[2]) for im in images])
@@ -665,4 +668,62 @@ class RandomPatches(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         clean = to_float(self.clean(i))
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
-        return add_noise(clean, self.sigma, g), clean
+        if isinstance(self.sigma, tuple):
+            low, high = self.sigma
+            level = low + (high - low) * torch.rand((), generator=g, dtype=torch.float64).item()
+        else:
+            level = self.sigma
+        noise = torch.randn(clean.shape, generator=g, dtype=clean.dtype)
+        return clean + (level / 255.0) * noise, clean
+
+
+def _check_sigma_or_range(sigma):
+    if isinstance(sigma, (tuple, list)):
+        if len(sigma) != 2:
+            raise ValueError(f"sigma must be a number in (0, 255] or a pair (low, high), got {sigma!r}")
+        low, high = sigma
+        if isinstance(low, bool) or not isinstance(low, numbers.Real) or not 0 <= low:
+            raise ValueError(f"sigma range low must be a number >= 0, got {sigma!r}")
+        high = check_sigma(high)
+        if low > high:
+            raise ValueError(f"sigma range must have low <= high, got {sigma!r}")
+        return (float(low), high)
+    return check_sigma(sigma)
+
+
+class PatchLoader:
+    """Batches ``(noisy, clean)`` of a :class:`RandomPatches`, in order; deterministic per epoch.
+
+    Call :meth:`set_epoch` before each epoch (it redraws the patches). Every
+    batch is ``float32`` ``(B, C, P, P)`` on ``device``.
+
+    Example::
+
+        >>> imgs = [torch.randint(0, 256, (1, 40, 40), dtype=torch.uint8)]
+        >>> loader = PatchLoader(RandomPatches(imgs, 16, 10, sigma=25), batch_size=4)
+        >>> [tuple(x.shape) for x, _ in loader]
+        [(4, 1, 16, 16), (4, 1, 16, 16), (2, 1, 16, 16)]
+    """
+
+    def __init__(self, patches: RandomPatches, batch_size: int, device=None, drop_last: bool = False):
+        if not isinstance(patches, RandomPatches):
+            raise TypeError(f"patches must be a RandomPatches, got {type(patches).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.patches, self.batch_size, self.drop_last = patches, int(batch_size), bool(drop_last)
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.patches.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        n = len(self.patches)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        for b in range(len(self)):
+            items = [self.patches[i] for i in
+                     range(b * self.batch_size, min((b + 1) * self.batch_size, len(self.patches)))]
+            noisy = torch.stack([x for x, _ in items]).to(self.device)
+            clean = torch.stack([y for _, y in items]).to(self.device)
+            yield noisy, clean
