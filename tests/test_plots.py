@@ -63,7 +63,21 @@ def test_mask_grid_and_fit_table():
     assert [ax.images[0].get_array().shape for ax in shown] == [(3, 3), (5, 5), (7, 7)]
     assert [ax.get_title() for ax in shown] == ["3×3", "5×5", "7×7"]
     rows = plots.fit_table({"opt": [0.25, 0.15, 0.55], "gauss": density.profile(density.Gaussian(1.5), 7)})
-    assert rows[1]["Gauss SSR"] < 1e-12 and rows[1]["better"] == "Gaussian"
-    assert rows[0]["Gauss SSR"] == pytest.approx(density.fit([0.25, 0.15, 0.55], "gaussian").residual)
+    assert rows[1]["Gauss rel. SSR"] < 1e-12 and rows[1]["better"] == "Gaussian"
+    assert rows[0]["Gauss rel. SSR"] == pytest.approx(density.fit([0.25, 0.15, 0.55], "gaussian").residual / 1.775)
     with pytest.raises(ValueError, match="empty"):
         plots.plot_mask_grid([])
+
+
+def test_range_band_and_summary():
+    ax = plots.plot_range([0.05, 0.05], [1.0, 1.0])
+    assert len(ax.collections) == 1
+    np.testing.assert_allclose(ax.lines[0].get_data()[1], [0.05, 0.05, 1, 0.05, 0.05])
+    summary = plots.range_fit_summary([0.5], [1.5], n=6, seed=1)
+    assert summary["n"] == 6 and 0 <= summary["monotone"] <= 1
+    # 3x3: den in [0.5, 1.5] is monotone exactly when den <= 1; a 1.5 den is an inverted profile
+    draws = 0.5 + torch.rand((6, 1), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert summary["monotone"] == pytest.approx(float((draws <= 1).double().mean()))
+    assert plots.fit_table({"inverted": [1.5]})[0]["flat fit"]
+    with pytest.raises(ValueError, match="low <= high"):
+        plots.range_fit_summary([1.0], [0.5], n=2)

@@ -9,17 +9,7 @@ from wconv import reparam
 
 def _photo_batches(steps, dtype):
     """Noisy/clean 16x16 patches of scikit-image's camera photograph (real image)."""
-    from skimage import data
-
-    image = torch.from_numpy(data.camera()[::8, ::8].copy()).to(dtype) / 255  # 64x64
-    generator = torch.Generator().manual_seed(0)
-    patches = image.unfold(0, 16, 16).unfold(1, 16, 16).reshape(-1, 1, 16, 16)
-    batches = []
-    for step in range(steps):
-        clean = patches[torch.randperm(len(patches), generator=generator)[:4]]
-        noisy = clean + 0.1 * torch.randn(clean.shape, generator=generator, dtype=dtype)
-        batches.append((noisy, clean))
-    return batches
+    return reparam.denoising_batches(steps, batch_size=4, patch=16, noise_std=0.1, dtype=dtype)
 
 
 def _weighted_net(dtype):

@@ -24,7 +24,8 @@ import torch
 
 from . import density as _density
 
-__all__ = ["plot_profile", "plot_mask", "plot_fits", "plot_mask_grid", "fit_table"]
+__all__ = ["plot_profile", "plot_range", "plot_mask", "plot_fits", "plot_mask_grid", "fit_table",
+           "range_fit_summary"]
 
 OFFSET_LABEL = "tap offset from centre (taps)"
 WEIGHT_LABEL = "weight Φ (centre tap = 1)"
@@ -92,6 +93,42 @@ def plot_profile(density, size: int | None = None, ax=None, label: str | None = 
     ax.set_xlabel(OFFSET_LABEL)
     ax.set_ylabel(WEIGHT_LABEL)
     ax.set_xticks(_offsets(values.size))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_range(low, high, ax=None, label: str | None = None, color=None):
+    """Shade the profiles a box of ``den`` values spans, between two corner ``den`` lists.
+
+    Every profile with ``low[i] <= den[i] <= high[i]`` lies inside the band
+    (the centre tap is 1 for all of them).
+
+    Args:
+        low, high: ``den`` lists of equal length, ``low <= high``.
+        ax: axes to draw on (a new figure when ``None``).
+        label: legend label (defaults to ``"den ∈ [low, high]"``).
+        color: fill colour.
+
+    Returns:
+        the matplotlib Axes.
+    """
+    if len(low) != len(high) or any(a > b for a, b in zip(low, high)):
+        raise ValueError(f"low and high must be den lists of equal length with low <= high, "
+                         f"got {list(low)} and {list(high)}")
+    lo = _density.profile(list(low), 2 * len(low) + 1).numpy()
+    hi = _density.profile(list(high), 2 * len(high) + 1).numpy()
+    ax = _new_axes(ax, (4.5, 3))
+    x = _offsets(lo.size)
+    if label is None:
+        label = "den ∈ [" + ", ".join(f"{v:g}" for v in sorted(set(low))) + ", " + \
+            ", ".join(f"{v:g}" for v in sorted(set(high))) + "]"
+    ax.fill_between(x, lo, hi, alpha=0.3, color=color, label=label, step=None)
+    ax.plot(x, lo, color=color, linewidth=0.8)
+    ax.plot(x, hi, color=color, linewidth=0.8)
+    ax.set_xlabel(OFFSET_LABEL)
+    ax.set_ylabel(WEIGHT_LABEL)
+    ax.set_xticks(x)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     return ax
@@ -267,22 +304,72 @@ def fit_table(targets) -> list[dict]:
         targets: a dict ``{name: den or Density or profile tensor}``.
 
     Returns:
-        one dict per target with the profile, ``sigma``, Gaussian scale and sum
-        of squared residuals (SSR), ``half_width``, triangular scale and SSR,
-        and which family fits better.
+        one dict per target: the profile; ``σ`` (taps), the Gaussian scale and
+        relative residual; ``h`` (taps), the triangular scale and relative
+        residual; and which family fits better. The relative residual is the
+        sum of squared residuals divided by the profile's sum of squares (0 is a
+        perfect fit; 1 is no better than a zero profile), so it compares
+        profiles of any scale. A shape parameter at the top of the search
+        range (``fit`` searches up to 50 half-widths) means the best fit is
+        flat: the family cannot follow the profile at all.
     """
     rows = []
     for name, target in targets.items():
         values = torch.as_tensor(_profile_values(target, None))
+        energy = float((values ** 2).sum())
+        half = (values.numel() - 1) / 2
         g = _density.fit(values, "gaussian")
         t = _density.fit(values, "triangular")
         rows.append({
             "density": name,
             "profile": "[" + ", ".join(f"{v:.2f}" for v in values.tolist()) + "]",
             "σ (taps)": g.params["sigma"], "Gauss scale": g.params["scale"],
-            "Gauss SSR": g.residual,
+            "Gauss rel. SSR": g.residual / energy,
             "h (taps)": t.params["half_width"], "tri scale": t.params["scale"],
-            "tri SSR": t.residual,
-            "better": "Gaussian" if g.residual < t.residual else "triangular",
+            "tri rel. SSR": t.residual / energy,
+            "better": ("tie" if abs(g.residual - t.residual) <= 1e-9 * max(energy, 1.0)
+                       else "Gaussian" if g.residual < t.residual else "triangular"),
+            "flat fit": _flat(g.params["sigma"], half) or _flat(t.params["half_width"], half),
         })
     return rows
+
+
+def _flat(theta: float, half: float) -> bool:
+    return theta > 0.9 * 50.0 * max(half, 1.0)
+
+
+def range_fit_summary(low, high, n: int, seed: int = 0) -> dict:
+    """Fit ``n`` densities drawn uniformly from the box ``low <= den <= high``.
+
+    Args:
+        low, high: corner ``den`` lists (outermost first).
+        n: number of draws.
+        seed: seed of the draws.
+
+    Returns:
+        ``{'n', 'monotone' (fraction of profiles that never rise away from the
+        centre), 'gauss_better' (fraction where the Gaussian residual is the
+        smaller), 'gauss_rel_ssr' and 'tri_rel_ssr' (medians of the relative
+        residuals, as in :func:`fit_table`), 'flat' (fraction where a fit is
+        flat)}``.
+    """
+    if not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    lo = torch.tensor(list(low), dtype=torch.float64)
+    hi = torch.tensor(list(high), dtype=torch.float64)
+    if lo.shape != hi.shape or (lo > hi).any():
+        raise ValueError(f"low and high must be den lists of equal length with low <= high, "
+                         f"got {list(low)} and {list(high)}")
+    generator = torch.Generator().manual_seed(seed)
+    draws = lo + (hi - lo) * torch.rand((n, lo.numel()), generator=generator, dtype=torch.float64)
+    rows = fit_table({i: draws[i].tolist() for i in range(n)})
+    halves = torch.cat([draws, torch.ones(n, 1, dtype=torch.float64)], dim=1)
+    monotone = (halves[:, 1:] >= halves[:, :-1]).all(dim=1)
+    return {
+        "n": n,
+        "monotone": float(monotone.double().mean()),
+        "gauss_better": float(np.mean([r["better"] == "Gaussian" for r in rows])),
+        "gauss_rel_ssr": float(np.median([r["Gauss rel. SSR"] for r in rows])),
+        "tri_rel_ssr": float(np.median([r["tri rel. SSR"] for r in rows])),
+        "flat": float(np.mean([r["flat fit"] for r in rows])),
+    }
