@@ -7,7 +7,7 @@ ENV_STAMP := $(VENV)/.wconv-installed
 ASSETS_STAMP := node_modules/.wconv-installed
 export WCONV_PROFILE ?= book
 
-.PHONY: book test bench env clean
+.PHONY: book assets test bench env clean
 
 env: $(ENV_STAMP)
 
@@ -17,8 +17,15 @@ $(ENV_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# The book: `npm ci` when node_modules/ is missing or stale (stamp $(ASSETS_STAMP)), copy the
+# browser assets into book/vendor/, then `jupyter-book build . -W -n --keep-going --all` with
+# WCONV_PROFILE (default book). All of it lives in tools/build_book.py, which the tests reuse.
 book: $(ENV_STAMP)
-	$(PY) -m wconv.book build
+	$(PY) tools/build_book.py --profile $(WCONV_PROFILE)
+
+# Only the offline browser assets (MathJax, RequireJS, ipywidgets embed manager).
+assets: $(ENV_STAMP)
+	$(PY) tools/build_book.py assets
 
 test: $(ENV_STAMP)
 	$(PY) -m pytest

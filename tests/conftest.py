@@ -1,0 +1,210 @@
+"""Shared fixtures: the book built once per session, a loopback server and Chromium, data.
+
+Book
+    ``book_build`` builds the book once per test session, strictly, in the smoke profile
+    (``tools/build_book.py --profile smoke --output _build/smoke``: every notebook executed
+    top to bottom by myst-nb's nbclient, cwd ``book/``). ``tests/test_notebooks.py`` reads the
+    per-notebook execution report of that build, ``tests/test_book.py`` its exit code and
+    HTML, and the browser tests serve its HTML. Set ``WCONV_BOOK_HTML=_build/html`` to test an
+    existing build (e.g. the book-profile one of ``make book``) instead of building.
+
+Browser
+    ``book_server`` serves the HTML on 127.0.0.1; ``browser_context`` is a headless Chromium
+    (fresh user-data-dir, non-loopback requests aborted); ``open_page(path)`` opens a page
+    and returns ``(page, log)`` with every request recorded (see ``tests/browser.py``).
+    Without Chromium these skip, unless ``WCONV_REQUIRE_BROWSER=1`` (then they fail).
+
+Data
+    Mark a test ``@pytest.mark.requires_data("cifar-100-python")`` (paths relative to
+    ``wconv.settings.data_root()``), or use the ``data_root`` fixture: missing data skips the
+    test, unless ``WCONV_REQUIRE_DATA=1`` (then it fails).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import browser  # tests/browser.py (pytest puts tests/ on the import path)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_build_book():
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_book = _load_build_book()  # tools/build_book.py: the same code `make book` runs
+
+SMOKE_OUTPUT = Path("_build") / "smoke"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "requires_data(*paths): needs these files/folders under the data root; "
+        "skipped when missing unless WCONV_REQUIRE_DATA=1")
+
+
+# --------------------------------------------------------------------------------------- data
+
+def _missing_data(paths) -> list[Path]:
+    from wconv.settings import data_root
+
+    root = data_root()
+    wanted = [root / p for p in paths] or [root]
+    return [p for p in wanted if not p.exists() or (p.is_dir() and not any(p.iterdir()))]
+
+
+def _skip_or_fail(reason: str, env: str) -> None:
+    if os.environ.get(env, "") == "1":
+        pytest.fail(f"{reason} ({env}=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("requires_data"):
+        missing = _missing_data(mark.args)
+        if missing:
+            _skip_or_fail(f"data missing: {', '.join(map(str, missing))} "
+                          "(set WCONV_DATA to the data root)", "WCONV_REQUIRE_DATA")
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The data root, when it exists and is not empty."""
+    from wconv.settings import data_root as root
+
+    if _missing_data(()):
+        _skip_or_fail(f"data root {root()} missing or empty (set WCONV_DATA)",
+                      "WCONV_REQUIRE_DATA")
+    return root()
+
+
+# --------------------------------------------------------------------------------------- book
+
+@dataclass
+class BookBuild:
+    html: Path                 # the HTML folder
+    returncode: int | None     # None when an existing build was reused (WCONV_BOOK_HTML)
+    log: Path | None           # the build's output
+    seconds: float | None
+    report: dict               # docname -> execution record, from book/_ext/wconv_book.py
+
+    def log_tail(self, lines: int = 60) -> str:
+        if self.log is None or not self.log.is_file():
+            return "(no build log)"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _read_report(html: Path) -> dict:
+    path = html.parent / "exec_report.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+@pytest.fixture(scope="session")
+def book_build() -> BookBuild:
+    """The book, built once per session (strict, smoke profile) -- or WCONV_BOOK_HTML."""
+    existing = os.environ.get("WCONV_BOOK_HTML")
+    if existing:
+        html = (ROOT / existing).resolve()
+        if not (html / "index.html").is_file():
+            pytest.fail(f"WCONV_BOOK_HTML={existing}: no index.html there", pytrace=False)
+        return BookBuild(html, None, None, None, _read_report(html))
+    out = ROOT / SMOKE_OUTPUT
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "build.log"
+    start = time.perf_counter()
+    proc = build_book.build("smoke", SMOKE_OUTPUT, log=log)
+    seconds = time.perf_counter() - start
+    html = build_book.html_dir(SMOKE_OUTPUT)
+    return BookBuild(html, proc.returncode, log, seconds, _read_report(html))
+
+
+# ------------------------------------------------------------------------------------ browser
+
+@pytest.fixture(scope="session")
+def browser_ready() -> None:
+    reason = browser.browser_missing()
+    if reason:
+        _skip_or_fail(reason, "WCONV_REQUIRE_BROWSER")
+
+
+@pytest.fixture(scope="session")
+def book_server(book_build, browser_ready):
+    """The book's HTML served on 127.0.0.1 (a thread running http.server)."""
+    if not (book_build.html / "index.html").is_file():
+        pytest.fail(f"the book build produced no HTML:\n{book_build.log_tail()}", pytrace=False)
+    with browser.StaticServer(book_build.html) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser_context(browser_ready):
+    """Headless Chromium, fresh user-data-dir, non-loopback requests aborted."""
+    with browser.chromium_context() as context:
+        yield context
+
+
+@pytest.fixture
+def open_page(book_server, browser_context):
+    """``open_page("book/intro.html") -> (page, log)``; pages are closed after the test."""
+    pages = []
+
+    def _open(path: str, wait_until: str = "load"):
+        page = browser_context.new_page()
+        pages.append(page)
+        log = browser.PageLog().attach(page)
+        page.goto(book_server.url(path), wait_until=wait_until)
+        return page, log
+
+    yield _open
+    for page in pages:
+        page.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+# ------------------------------------------------------------------------------------ the toc
+
+def toc_docnames() -> list[str]:
+    """Every page named in _toc.yml (root first), as docnames like ``book/intro``."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [str(Path(n).with_suffix("")) if Path(n).suffix in (".md", ".ipynb") else n
+            for n in names]
+
+
+#: Pages Sphinx writes besides the documents.
+EXTRA_PAGES = ("index.html", "genindex.html", "search.html")
+
+
+def book_pages() -> list[str]:
+    """Every HTML page the book should have, relative to the HTML folder."""
+    return [*EXTRA_PAGES, *(f"{name}.html" for name in toc_docnames())]

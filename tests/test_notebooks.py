@@ -1,0 +1,35 @@
+"""Every notebook in book/: committed clean, and executed without error in the smoke profile.
+
+Execution happens once per session, in the book build (conftest.py ``book_build``: myst-nb
+runs each notebook top to bottom with nbclient, cwd ``book/``, ``WCONV_PROFILE=smoke``); each
+test here reads that notebook's record from the build's execution report, so a cell error
+fails the test named after the notebook, with the traceback.
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(ROOT / path, as_version=4)
+    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    assert dirty == [], f"{path}: code cells {dirty} have outputs or execution counts"
+    assert "widgets" not in nb.metadata, f"{path}: saved widget state in the metadata"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_notebook_executes(book_build, path):
+    docname = path.removesuffix(".ipynb")
+    record = book_build.report.get(docname)
+    assert record is not None, (
+        f"{path} was not executed by the book build (missing from _toc.yml, or the build "
+        f"stopped early):\n{book_build.log_tail(30)}")
+    assert record["succeeded"], f"{path} failed:\n{record['traceback'] or record['error']}"
+    print(f"{path}: executed in {record['runtime_s']:.1f} s ({record['method']})")

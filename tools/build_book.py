@@ -1,0 +1,183 @@
+"""Build the book: browser assets, then a strict Jupyter Book build.
+
+This is the one place the build logic lives; ``make book`` and ``tests/`` both call it.
+
+Steps:
+
+1. ``npm ci`` when ``node_modules/`` is missing or older than ``package.json`` /
+   ``package-lock.json`` (stamp ``node_modules/.wconv-installed``);
+2. copy the files the pages need (MathJax 3 with its fonts, RequireJS, the ipywidgets embed
+   manager with its fonts) from ``node_modules/`` into ``book/vendor/`` -- a folder that
+   ``_config.yml`` adds to Sphinx's ``html_static_path``, so they end up in
+   ``_build/html/_static/`` and no page needs a CDN;
+3. ``jupyter-book build . -W -n --keep-going --all`` with ``WCONV_PROFILE`` set (default
+   ``book``), which executes every notebook and fails on any warning or cell error.
+
+Usage::
+
+    python tools/build_book.py                      # book profile, output in _build/html
+    python tools/build_book.py --profile smoke --output _build/smoke
+    python tools/build_book.py assets               # steps 1-2 only
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+NPM_STAMP = NODE_MODULES / ".wconv-installed"
+VENDOR = ROOT / "book" / "vendor"
+PROFILES = ("smoke", "book", "full")
+
+#: (source under node_modules/, destination under book/vendor/); a source ending in "/" is a
+#: folder copied whole, a "*" pattern copies the matching files of that folder.
+ASSETS = (
+    ("requirejs/require.js", "require/require.js"),
+    # The AMD embed bundle contains @jupyter-widgets/base, controls and output; its CSS loads
+    # Font Awesome from the folder of the script itself (webpack public path = module URI).
+    ("@jupyter-widgets/html-manager/dist/embed-amd.js", "jupyter-widgets/embed-amd.js"),
+    ("@jupyter-widgets/html-manager/dist/*.woff2", "jupyter-widgets/"),
+    ("@jupyter-widgets/html-manager/dist/*.woff", "jupyter-widgets/"),
+    ("@jupyter-widgets/html-manager/dist/*.ttf", "jupyter-widgets/"),
+    ("@jupyter-widgets/html-manager/dist/*.eot", "jupyter-widgets/"),
+    ("@jupyter-widgets/html-manager/dist/*.svg", "jupyter-widgets/"),
+    # MathJax 3: the TeX-to-CommonHTML component, its woff fonts (loaded relative to the
+    # script), the TeX extensions it autoloads, and the menu/accessibility pieces the
+    # right-click menu can load on demand.
+    ("mathjax/es5/tex-chtml.js", "mathjax/tex-chtml.js"),
+    ("mathjax/es5/output/chtml/fonts/woff-v2/", "mathjax/output/chtml/fonts/woff-v2/"),
+    ("mathjax/es5/input/tex/extensions/", "mathjax/input/tex/extensions/"),
+    ("mathjax/es5/ui/", "mathjax/ui/"),
+    ("mathjax/es5/a11y/", "mathjax/a11y/"),
+    ("mathjax/es5/sre/", "mathjax/sre/"),
+    ("mathjax/es5/adaptors/", "mathjax/adaptors/"),
+    ("mathjax/LICENSE", "mathjax/LICENSE"),
+)
+
+
+def _lock_digest() -> str:
+    h = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        h.update((ROOT / name).read_bytes())
+    return h.hexdigest()
+
+
+def ensure_node_modules() -> None:
+    """Run ``npm ci`` unless node_modules/ matches package-lock.json already."""
+    digest = _lock_digest()
+    if NPM_STAMP.is_file() and NPM_STAMP.read_text().strip() == digest:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("build_book: npm is needed to install the book's browser assets "
+                         "(package-lock.json); install Node.js 18+ with npm")
+    print("build_book: npm ci", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=ROOT,
+                   check=True)
+    NPM_STAMP.write_text(digest + "\n")
+
+
+def copy_assets() -> Path:
+    """Copy the needed files from node_modules/ into book/vendor/ (atomically replaced)."""
+    digest = hashlib.sha256((_lock_digest() + repr(ASSETS)).encode()).hexdigest()
+    stamp = VENDOR / ".stamp"
+    if stamp.is_file() and stamp.read_text().strip() == digest:
+        return VENDOR
+    tmp = VENDOR.with_name("vendor.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for src, dst in ASSETS:
+        if src.endswith("/"):
+            shutil.copytree(NODE_MODULES / src, tmp / dst)
+        elif "*" in src:
+            folder, pattern = src.rsplit("/", 1)
+            matches = sorted((NODE_MODULES / folder).glob(pattern))
+            if not matches:
+                raise SystemExit(f"build_book: no file matches node_modules/{src}")
+            (tmp / dst).mkdir(parents=True, exist_ok=True)
+            for path in matches:
+                shutil.copy2(path, tmp / dst / path.name)
+        else:
+            (tmp / dst).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(NODE_MODULES / src, tmp / dst)
+    (tmp / ".stamp").write_text(digest + "\n")
+    old = VENDOR.with_name("vendor.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if VENDOR.exists():
+        VENDOR.rename(old)
+    tmp.rename(VENDOR)
+    shutil.rmtree(old, ignore_errors=True)
+    return VENDOR
+
+
+def assets() -> Path:
+    ensure_node_modules()
+    return copy_assets()
+
+
+def html_dir(output: str | os.PathLike | None = None, root: Path = ROOT) -> Path:
+    """Where the HTML of a build with this ``--output`` ends up."""
+    base = root if output is None else (root / output)
+    return base / "_build" / "html"
+
+
+def build(profile: str = "book", output: str | os.PathLike | None = None, *,
+          fresh: bool = True, log: str | os.PathLike | None = None,
+          extra_args: tuple[str, ...] = (), root: Path = ROOT) -> subprocess.CompletedProcess:
+    """Install/copy the assets and run the strict Jupyter Book build.
+
+    ``output`` is a folder relative to the repository root (``--path-output``); the HTML goes
+    to ``<output>/_build/html`` (``_build/html`` when ``None``). ``root`` is the book's source
+    folder (the repository; the tests build a throw-away book elsewhere). ``fresh`` rebuilds and so
+    re-executes every page. With ``log``, the build's output is written to that file instead
+    of the terminal. Returns the finished process; its return code is non-zero on any warning
+    or cell error.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    assets()
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+           "build", str(root), "-W", "-n", "--keep-going"]
+    if fresh:
+        cmd.append("--all")
+    if output is not None:
+        cmd += ["--path-output", str(root / output)]
+    cmd += list(extra_args)
+    env = dict(os.environ, WCONV_PROFILE=profile)
+    print(f"build_book: WCONV_PROFILE={profile} {' '.join(cmd[3:])}", flush=True)
+    start = time.perf_counter()
+    if log is None:
+        proc = subprocess.run(cmd, cwd=root, env=env)
+    else:
+        with open(log, "w") as fh:
+            proc = subprocess.run(cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    print(f"build_book: finished in {time.perf_counter() - start:.1f} s with exit code "
+          f"{proc.returncode}; HTML in {html_dir(output, root)}", flush=True)
+    return proc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", nargs="?", choices=("build", "assets"), default="build")
+    parser.add_argument("--profile", default=os.environ.get("WCONV_PROFILE", "book"),
+                        choices=PROFILES, help="WCONV_PROFILE for the notebooks (default: "
+                        "$WCONV_PROFILE, else book)")
+    parser.add_argument("--output", default=None,
+                        help="output folder relative to the repository root (default: .)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="re-execute only changed pages (default: rebuild everything)")
+    args = parser.parse_args(argv)
+    if args.what == "assets":
+        print(f"build_book: assets in {assets()}")
+        return 0
+    return build(args.profile, args.output, fresh=not args.incremental).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
