@@ -81,3 +81,10 @@ def test_range_band_and_summary():
     assert plots.fit_table({"inverted": [1.5]})[0]["flat fit"]
     with pytest.raises(ValueError, match="low <= high"):
         plots.range_fit_summary([1.0], [0.5], n=2)
+
+
+def test_table_html():
+    html = plots.table_html(plots.fit_table({"opt": [0.25, 0.15, 0.55]}))
+    assert html.startswith('<table class="table">') and "σ (taps)</th>" in html and "1.057" in html
+    with pytest.raises(ValueError, match="empty"):
+        plots.table_html([])

@@ -82,3 +82,18 @@ def test_bad_arguments():
                                                          learnable_density=True))
     with pytest.raises(TypeError, match="model must be"):
         reparam.standard_equivalent("conv")
+
+
+def test_compare_controls_and_kernel_gaps():
+    batches = _photo_batches(3, torch.float64)
+    runs = reparam.compare_controls(_weighted_net(torch.float64), batches,
+                                    lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9),
+                                    nn.functional.mse_loss)
+    assert list(runs) == ["weighted", *reparam.CONTROLS]
+    gaps = {name: reparam.kernel_gaps(runs["weighted"], r) for name, r in runs.items()}
+    assert max(gaps["weighted"]) == 0.0
+    assert max(gaps["standard, W₀⊙Φ and lr·Φ²"]) < 1e-12
+    assert gaps["standard, W₀⊙Φ only"][0] == 0.0 and gaps["standard, W₀⊙Φ only"][-1] > 1e-4
+    assert gaps["standard, lr·Φ² only"][0] > 1e-3
+    with pytest.raises(ValueError, match="differ in length"):
+        reparam.kernel_gaps(runs["weighted"], {"kernels": runs["weighted"]["kernels"][:2]})

@@ -51,7 +51,7 @@ from .conv import WeightedConvMixin
 from .surgery import fold
 
 __all__ = ["positionwise_lr", "standard_equivalent", "trajectory", "effective_kernels",
-           "denoising_batches"]
+           "kernel_gaps", "compare_controls", "CONTROLS", "denoising_batches"]
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -203,6 +203,47 @@ def trajectory(model: nn.Module, optimizer: torch.optim.Optimizer,
         losses.append(loss.item())
         kernels.append(effective_kernels(model))
     return {"loss": losses, "kernels": kernels}
+
+
+def kernel_gaps(a: dict, b: dict) -> list[float]:
+    """Per step, the largest ``|V_a - V_b|`` over all convolutions of two :func:`trajectory` results."""
+    if len(a["kernels"]) != len(b["kernels"]):
+        raise ValueError(f"trajectories differ in length: {len(a['kernels'])} and "
+                         f"{len(b['kernels'])} recorded steps")
+    return [max((x - y).abs().max().item() for x, y in zip(ka, kb))
+            for ka, kb in zip(a["kernels"], b["kernels"])]
+
+
+#: The controls :func:`compare_controls` trains, with their :func:`standard_equivalent` switches.
+CONTROLS = {
+    "standard, W₀⊙Φ and lr·Φ²": dict(scale_init=True, scale_lr=True),
+    "standard, W₀⊙Φ only": dict(scale_init=True, scale_lr=False),
+    "standard, lr·Φ² only": dict(scale_init=False, scale_lr=True),
+}
+
+
+def compare_controls(weighted: nn.Module, batches, make_optimizer: Callable,
+                     loss_fn: Callable[[Tensor, Tensor], Tensor]) -> dict:
+    """Train a weighted model and its three standard-convolution controls on the same batches.
+
+    The controls (:data:`CONTROLS`) are built from ``weighted`` *before* it is trained, so all
+    four start from the same ``W₀``.
+
+    Args:
+        weighted: a model with fixed-density weighted convolutions (trained in place).
+        batches: ``(input, target)`` pairs, one optimiser step each.
+        make_optimizer: ``make_optimizer(parameters) -> torch.optim.Optimizer``.
+        loss_fn: ``loss_fn(output, target)``.
+
+    Returns:
+        ``{'weighted': trajectory, <control name>: trajectory, ...}`` (see :func:`trajectory`).
+    """
+    models = {"weighted": weighted}
+    models.update({name: standard_equivalent(weighted, **switches)
+                   for name, switches in CONTROLS.items()})
+    batches = list(batches)
+    return {name: trajectory(model, make_optimizer(model.parameters()), batches, loss_fn)
+            for name, model in models.items()}
 
 
 def denoising_batches(steps: int, batch_size: int = 4, patch: int = 16, noise_std: float = 0.1,

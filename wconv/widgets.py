@@ -174,8 +174,8 @@ class DensityExplorer:
         self.detail_gain = float(detail_gain)
         self.uid = "wconv-de-" + uuid.uuid4().hex[:10]
 
-        style = {"description_width": "7em"}
-        layout = w.Layout(width="26em")
+        style = {"description_width": "9em"}
+        layout = w.Layout(width="30em")
         self.size_slider = w.IntSlider(value=kernel_size, min=3, max=7, step=2,
                                        description="kernel size", style=style, layout=layout)
         self.den_sliders = [

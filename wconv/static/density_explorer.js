@@ -100,7 +100,7 @@
 
   function hiDpi(canvas, w, h) {
     var dpr = (typeof window !== 'undefined' && window.devicePixelRatio) || 1;
-    if (canvas.width !== Math.round(w * dpr)) {
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
       canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
       canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
     }
@@ -208,6 +208,8 @@
       // the readout widget beside the sliders (Python writes the same text when a kernel runs)
       var widgetText = document.querySelector('.' + config.uid + '-readout .widget-html-content');
       if (widgetText && widgetText.textContent !== text) { widgetText.textContent = text; }
+      // show the view's own line only where the readout widget is missing (no widget manager)
+      readoutEl.style.display = widgetText ? 'none' : '';
       for (var j = 0; j < 3; j++) {
         var box = document.querySelector('.' + config.uid + '-den' + j);
         if (box) { box.classList.toggle('wconv-de-unused', j >= den.length); }
@@ -236,11 +238,15 @@
       return true;
     }
 
+    var attached = 0;
     function scan() {
-      attach('size', function (v) { state.size = Math.round(v); });
+      if (attach('size', function (v) { state.size = Math.round(v); })) { attached += 1; }
       for (var j = 0; j < 3; j++) {
-        (function (j) { attach('den' + j, function (v) { state.den[j] = v; }); }(j));
+        (function (j) {
+          if (attach('den' + j, function (v) { state.den[j] = v; })) { attached += 1; }
+        }(j));
       }
+      rootEl.dataset.attached = String(attached);
     }
 
     redraw();
