@@ -320,3 +320,58 @@ def test_progress_plot_draws_each_dimension(kernel_size, bounds):
         assert plot.ax_values.get_xlabel() == "evaluation"
         assert len(plot.ax_values.lines[0].get_xdata()) == 9
         plt.close(plot.fig)
+
+
+# --------------------------------------------------------------------------- training objectives
+def _denoise_data_or_skip():
+    import os
+
+    from wconv import settings
+
+    if not (settings.data_root() / "denoise" / "BSDS500").is_dir():
+        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
+            pytest.fail(f"denoising data missing under {settings.data_root()}")
+        pytest.skip(f"denoising data missing under {settings.data_root()}")
+
+
+def test_denoising_objective_is_a_deterministic_function_of_den(tmp_path):
+    _denoise_data_or_skip()
+    f = search.denoising_objective(3, budget="smoke", source="color")
+    assert f.name == "denoise-dncnn--psnr" and f.config["kernel_size"] == 3
+    a, b, c = f((0.7,)), f((0.7,)), f((1.3,))
+    assert a == b  # same W0, same patches and noise: the same score
+    assert a != c and all(math.isfinite(v) for v in (a, c))
+    assert 5 < -a < 60  # minus a PSNR in dB
+    # a search over it logs, and resumes without training again
+    log = tmp_path / "denoise.jsonl"
+    first = search.direct_search(f, 3, max_evals=2, log=log)
+    assert [e.den for e in first.evaluations] == [(1.0,), pytest.approx((2 / 3,))]
+    trained = len(f.history)
+    again = search.direct_search(f, 3, max_evals=2, log=log)
+    assert len(f.history) == trained and again.values() == first.values()
+    with pytest.raises(ValueError, match="objective_config"):
+        search.direct_search(search.denoising_objective(3, budget="smoke", source="color", seed=1),
+                             3, max_evals=2, log=log)
+
+
+def test_learnable_density_baseline():
+    _denoise_data_or_skip()
+    f = search.denoising_objective(5, budget="smoke", source="color")
+    learned = search.learnable_density_search(f)
+    assert learned.init == (0.525, 0.525)  # centre of the 5x5 paper range [0.05, 1]
+    assert len(learned.layers) == 3 and all(len(layer) == 2 for layer in learned.layers)
+    assert learned.layers[0][0] != list(learned.init)  # it moved
+    assert all(0.05 <= v <= 1.0 for v in learned.den)
+    assert learned.value == f(learned.den) and learned.evaluations == 2
+    assert search.summary({"learnable": learned})[0]["evals to best"] == 2
+
+
+def test_objective_arguments_are_checked():
+    with pytest.raises(ValueError, match="score for classify must be one of loss, error"):
+        search.classification_objective(3, score="psnr")
+    with pytest.raises(ValueError, match="budget must be one of smoke, book, full"):
+        search.denoising_objective(3, budget="huge")
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['epoch'\]"):
+        search.denoising_objective(3, epoch=3)
+    with pytest.raises(TypeError, match="must be a TrainingObjective"):
+        search.learnable_density_search(quadratic((0.8,)))

@@ -57,7 +57,9 @@ from .density import PAPER_RANGES
 
 __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "paper_bounds", "check_bounds",
-    "direct_search", "grid_search", "random_search", "read_log", "summary", "ProgressPlot",
+    "direct_search", "grid_search", "random_search", "read_log", "log_path", "LOG_DIR", "summary",
+    "ProgressPlot", "SEARCH_BUDGETS", "SCORES", "TrainingObjective", "classification_objective",
+    "denoising_objective", "LearnedDensity", "learnable_density_search",
 ]
 
 #: NLopt's DIRECT variants (the first is the papers' choice and the default).
@@ -338,6 +340,27 @@ def _key(den: Sequence[float]) -> tuple:
     return tuple(float(f"{v:.{_KEY_DIGITS}g}") for v in den)
 
 
+#: Where ``log="auto"`` puts search logs: the repository's results store.
+LOG_DIR = Path(__file__).resolve().parent.parent / "results" / "search"
+
+
+def log_path(config: dict, root=None) -> Path:
+    """The log file of a search ``config`` under ``root`` (default :data:`LOG_DIR`).
+
+    The name is ``<objective>-<method>-k<kernel_size>-<key>.jsonl``, ``key`` the
+    first 16 hex digits of the sha256 of the canonical JSON of ``config``: the
+    same search always finds its log, a different one never does.
+    """
+    import hashlib
+    import re
+
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "_",
+                   f"{config.get('objective')}-{config.get('method')}-k{config.get('kernel_size')}")
+    return (Path(root) if root is not None else LOG_DIR) / f"{label}-{key}.jsonl"
+
+
 class _Run:
     """Wraps the objective: budget, log, replay and cache, in the search's order."""
 
@@ -350,7 +373,11 @@ class _Run:
         self.config = json.loads(json.dumps(config))  # the form it has once logged
         self.max_evals, self.max_time = max_evals, max_time
         self.callback = callback
+        if isinstance(log, str) and log == "auto":
+            log = log_path(self.config)
         self.log = None if log is None else Path(log)
+        if self.log is not None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
         self.cache: dict = {}
         offset = 0.0
         if self.log is not None:
@@ -491,8 +518,9 @@ def direct_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
         max_evals: budget in distinct evaluations (None: no limit).
         max_time: budget in seconds of search wall time, summed over resumed
             sessions (None: no limit); checked before each new evaluation.
-        log: path of the JSON-lines log; an existing log of the same search is
-            resumed (see the module docs).
+        log: path of the JSON-lines log, ``"auto"`` for :func:`log_path` of the
+            search's config (under ``results/search/``), or None; an existing
+            log of the same search is resumed (see the module docs).
         seed: seeds ``nlopt.srand`` for the randomised variants.
         name: the objective's name in the config (default: ``objective.name``
             or its ``__qualname__``). Logs of another objective are refused.
@@ -628,7 +656,7 @@ def summary(results: dict) -> list[dict]:
     """One row per named search result, for a comparison table at equal budget.
 
     Args:
-        results: ``{label: SearchResult}``.
+        results: ``{label: SearchResult or LearnedDensity}``.
 
     Returns:
         Rows with ``method``, ``evaluations``, ``best value``, ``best den``,
@@ -636,8 +664,16 @@ def summary(results: dict) -> list[dict]:
     """
     rows = []
     for label, r in results.items():
+        if isinstance(r, LearnedDensity):
+            rows.append({
+                "method": label, "evaluations": r.evaluations,
+                "best value": r.value if r.value is not None else r.value_learnable,
+                "best den": tuple(round(v, 4) for v in r.den), "evals to best": r.evaluations,
+                "seconds to best": round(r.seconds, 2), "seconds": round(r.seconds, 2)})
+            continue
         if not isinstance(r, SearchResult):
-            raise TypeError(f"results[{label!r}] must be a SearchResult, got {type(r).__name__}")
+            raise TypeError(f"results[{label!r}] must be a SearchResult or LearnedDensity, "
+                            f"got {type(r).__name__}")
         rows.append({
             "method": label, "evaluations": len(r.evaluations),
             "best value": None if r.best is None else r.best.value,
@@ -788,3 +824,356 @@ class ProgressPlot:
                      f"{len(evs)} evaluations")
         if self.handle is not None:
             self.handle.update(self.fig)
+
+
+# --------------------------------------------------------------------------- training objectives
+#: The brief training of one search evaluation, per task and run profile. Every
+#: evaluation of one objective starts from the same initial weights and sees the
+#: same batches; only ``den`` changes. ``score`` is what is minimised.
+SEARCH_BUDGETS = {
+    "classify": {
+        # seconds: a check that everything runs, not a measurement
+        "smoke": dict(arch="vgg11", width=0.125, n_per_class=4, val_per_class=2, epochs=1,
+                      batch_size=50, lr=0.05, augment=False),
+        # about 10 s per evaluation on 2 CPU cores
+        "book": dict(arch="vgg11", width=0.25, n_per_class=30, val_per_class=10, epochs=2,
+                     batch_size=50, lr=0.05, augment=True),
+        "full": dict(arch="vgg11", width=1.0, n_per_class=500, val_per_class=50, epochs=15,
+                     batch_size=128, lr=0.1, augment=True),
+    },
+    "denoise": {
+        "smoke": dict(arch="dncnn", model={"depth": 3, "width": 8}, source="auto", n_train=2,
+                      n_val=1, val_crop=32, val_sigma=25, patch=24, batch_size=8,
+                      patches_per_epoch=16, epochs=1, lr=1e-3, train_sigma=[0.0, 55.0]),
+        # about 10 s per evaluation on 2 CPU cores
+        "book": dict(arch="dncnn", model={"depth": 5, "width": 16}, source="auto", n_train=20,
+                     n_val=4, val_crop=96, val_sigma=25, patch=40, batch_size=16,
+                     patches_per_epoch=480, epochs=2, lr=1e-3, train_sigma=[0.0, 55.0]),
+        "full": dict(arch="dncnn", model={"depth": 17, "width": 64}, source="auto", n_train=None,
+                     n_val=10, val_crop=256, val_sigma=25, patch=50, batch_size=64,
+                     patches_per_epoch=64 * 200, epochs=10, lr=1e-3, train_sigma=[0.0, 55.0]),
+    },
+}
+
+#: Scores each task can minimise.
+SCORES = {"classify": ("loss", "error"), "denoise": ("-psnr", "loss")}
+
+
+class TrainingObjective:
+    r"""``den -> validation score`` of a brief training from one fixed start.
+
+    Every call builds the standard model under ``torch.manual_seed(seed)`` (so
+    every evaluation starts from the same weights ``W₀``), converts its
+    ``k x k`` convolutions to :class:`wconv.WeightedConv2d` with density
+    ``den``, trains it with :func:`wconv.train.fit` on batches whose order
+    depends only on ``seed``, and returns the validation score -- the test
+    split is never looked at. Build one with :func:`classification_objective`
+    or :func:`denoising_objective`.
+
+    Attributes:
+        task: ``'classify'`` or ``'denoise'``.
+        name, config: the objective's identity in search logs.
+        history: the record of every :meth:`train` call of this object.
+    """
+
+    def __init__(self, task: str, kernel_size: int, seed: int, budget: str | None, score: str,
+                 root=None, device=None, **overrides):
+        from . import settings
+
+        if task not in SEARCH_BUDGETS:
+            raise ValueError(f"task must be one of {', '.join(SEARCH_BUDGETS)}; got {task!r}")
+        self.kernel_size = _check_kernel_size(kernel_size)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        budget = settings.profile() if budget is None else budget
+        if budget not in SEARCH_BUDGETS[task]:
+            raise ValueError(f"budget must be one of {', '.join(SEARCH_BUDGETS[task])}; got {budget!r}")
+        if score not in SCORES[task]:
+            raise ValueError(f"score for {task} must be one of {', '.join(SCORES[task])}; got {score!r}")
+        setup = dict(SEARCH_BUDGETS[task][budget])
+        unknown = sorted(set(overrides) - set(setup))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown} for the {task} objective; "
+                             f"known: {sorted(setup)}")
+        setup.update(overrides)
+        self.task, self.seed, self.budget, self.score = task, int(seed), budget, score
+        self.setup = setup
+        self.root, self.device = root, device
+        self.name = f"{task}-{setup['arch']}-{score}"
+        self.config = {"task": task, "kernel_size": self.kernel_size, "seed": self.seed,
+                       "budget": budget, "score": score, **json.loads(json.dumps(setup))}
+        self.history: list[dict] = []
+        self._data = None
+
+    def __repr__(self) -> str:
+        return (f"TrainingObjective({self.name}, kernel_size={self.kernel_size}, seed={self.seed}, "
+                f"budget={self.budget!r})")
+
+    def __call__(self, den) -> float:
+        return self.train(den)["score"]
+
+    # -- data and models
+    def data(self):
+        """The task's data, loaded once."""
+        if self._data is None:
+            self._data = (self._classify_data() if self.task == "classify" else self._denoise_data())
+        return self._data
+
+    def _classify_data(self):
+        from . import data as _data
+
+        s = self.setup
+        return _data.cifar100(self.root, s["n_per_class"], s["val_per_class"], seed=0,
+                              download=False)
+
+    def _denoise_data(self):
+        from . import denoise_data as dd
+
+        s = self.setup
+        pool = None if s["n_train"] is None else s["n_train"] + s["n_val"]
+        p = dd.protocol(s["source"], self.root, n_train=pool, seed=0)
+        order = torch_randperm(len(p.train), seed=1)
+        val_files = sorted((p.train[i] for i in order[:s["n_val"]]), key=lambda f: f.name)
+        train_files = sorted((p.train[i] for i in order[s["n_val"]:]), key=lambda f: f.name)
+        train = dd.load_images(train_files, p.color)
+        val_clean = [_centre_crop(im, s["val_crop"]) for im in dd.load_images(val_files, p.color)]
+        val_noisy = dd.noisy_images(val_clean, [f.name for f in val_files], s["val_sigma"], seed=0)
+        val = [(n[None], dd.to_float(c)[None]) for n, c in zip(val_noisy, val_clean)]
+        return {"protocol": p, "train": train, "val": val,
+                "info": {"protocol": p.description, "train": [f.name for f in train_files],
+                         "val": [f.name for f in val_files]}}
+
+    def build(self, den=None, learnable: bool = False):
+        """The model with density ``den`` (None: standard), from the objective's ``W₀``."""
+        import torch
+
+        from .surgery import convert
+
+        s = self.setup
+        torch.manual_seed(self.seed)
+        if self.task == "classify":
+            from .models import build_model
+            model = build_model(s["arch"], 100, self.kernel_size, None, s["width"])
+        else:
+            from .denoise_models import build
+            model = build(s["arch"], self.data()["protocol"].channels, self.kernel_size, None,
+                          **s["model"])
+        if den is not None or learnable:
+            density = list(den) if den is not None else None
+            model = convert(model, density=density, learnable_density=learnable,
+                            kernel_sizes=self.kernel_size, inplace=True)
+        return model
+
+    # -- training
+    def train(self, den=None, learnable: bool = False, epochs: int | None = None,
+              test: bool = False, progress: bool = False) -> dict:
+        """Train once with density ``den`` and return the record.
+
+        Args:
+            den: the density (None: standard convolution, or the start of a
+                learnable density: uniform).
+            learnable: learn the density by gradient descent, starting from ``den``.
+            epochs: override the budget's epochs.
+            test: also evaluate on the test split (only for final reports).
+            progress: tqdm bar.
+
+        Returns:
+            ``{'den', 'score', 'final', 'epochs', 'seconds', 'learned'}`` where
+            ``learned`` lists, for each weighted layer, the learned ``den`` of
+            each spatial axis (learnable only).
+        """
+        import time as _time
+
+        import torch
+        from torch import nn
+
+        from . import train as _train
+
+        if den is not None:
+            den = tuple(float(v) for v in den)
+            if len(den) != (self.kernel_size - 1) // 2:
+                raise ValueError(f"den must hold {(self.kernel_size - 1) // 2} values for "
+                                 f"kernel_size={self.kernel_size}, got {list(den)}")
+        s, d = self.setup, self.data()
+        t0 = _time.perf_counter()
+        model = self.build(den, learnable)
+        device = self.device
+        if self.task == "classify":
+            from . import data as _data
+            common = dict(mean=d.mean, std=d.std, device=device)
+            train_loader = _data.TensorLoader(d.train, s["batch_size"], shuffle=True,
+                                              augment=s["augment"], drop_last=True,
+                                              seed=self.seed, **common)
+            val_loader = _data.TensorLoader(d.val, 500, **common)
+            test_loader = _data.TensorLoader(d.test, 500, **common) if test else None
+            out = _train.fit(model, train_loader, val_loader, loss_fn=nn.functional.cross_entropy,
+                             metrics=_train.accuracy_metrics(), epochs=epochs or s["epochs"],
+                             lr=s["lr"], schedule="cosine", seed=self.seed,
+                             test_loader=test_loader, device=device, progress=progress,
+                             desc=f"den={None if den is None else [round(v, 3) for v in den]}")
+            final = out["final"]
+            score = final["val_loss"] if self.score == "loss" else 1 - final["val_top1"] / 100
+        else:
+            from . import denoise_data as dd
+            from .metrics import psnr
+
+            patches = dd.RandomPatches(list(d["train"]), s["patch"], s["patches_per_epoch"],
+                                       sigma=tuple(s["train_sigma"]), seed=self.seed)
+            loader = dd.PatchLoader(patches, s["batch_size"], device=device, drop_last=True)
+            out = _train.fit(model, loader, d["val"], loss_fn=nn.functional.mse_loss,
+                             metrics={"psnr": lambda o, t: psnr(o.clamp(0, 1), t)},
+                             epochs=epochs or s["epochs"], optimizer="adam", lr=s["lr"],
+                             weight_decay=0.0, schedule="cosine", seed=self.seed, device=device,
+                             progress=progress)
+            final = dict(out["final"])
+            if test:
+                final.update(self._denoise_test(model))
+            score = -final["val_psnr"] if self.score == "-psnr" else final["val_loss"]
+        learned = None
+        if learnable:
+            learned = [[[float(v) for v in axis.detach().cpu()] for axis in m.den()]
+                       for m in model.modules() if getattr(m, "learnable_density", False)]
+        record = {"den": None if den is None else list(den), "learnable": learnable,
+                  "score": float(score), "final": final, "epochs": out["epochs"],
+                  "seconds": _time.perf_counter() - t0, "learned": learned}
+        self.history.append(record)
+        return record
+
+    def _denoise_test(self, model) -> dict:
+        from . import denoise_data as dd
+        from .denoise_models import evaluate
+
+        p, s = self.data()["protocol"], self.setup
+        out = {}
+        for name, files in p.test.items():
+            clean_u8 = dd.load_images(files, p.color)
+            noisy = dd.noisy_images(clean_u8, [f.name for f in files], s["val_sigma"], seed=0)
+            scores = evaluate(model.cpu(), noisy, [dd.to_float(c) for c in clean_u8])
+            out[f"test_{name}_psnr"] = scores["mean_psnr"]
+            out[f"test_{name}_ssim"] = scores["mean_ssim"]
+        return out
+
+
+def torch_randperm(n: int, seed: int) -> list[int]:
+    """A seeded permutation of ``range(n)`` (torch's generator, as the data modules use)."""
+    import torch
+
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def _centre_crop(image, size):
+    if size is None:
+        return image
+    h, w = image.shape[-2:]
+    sh, sw = min(size, h), min(size, w)
+    y, x = (h - sh) // 2, (w - sw) // 2
+    return image[:, y:y + sh, x:x + sw]
+
+
+def classification_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | None = None,
+                             score: str = "loss", root=None, device=None,
+                             **overrides) -> TrainingObjective:
+    r"""Objective: validation loss (or ``1 - accuracy``) of a brief CIFAR-100 training.
+
+    Reduced, class-balanced CIFAR-100 (:func:`wconv.data.cifar100`, the
+    validation split carved from the training set), a VGG-11 of the budget's
+    width, SGD with a cosine schedule; :data:`SEARCH_BUDGETS` ``['classify']``
+    gives the settings of each profile, and ``overrides`` change any of them.
+
+    Args:
+        kernel_size: 3, 5 or 7.
+        seed: initial weights and batch order, shared by every evaluation.
+        budget: ``smoke``, ``book`` or ``full`` (default the active profile).
+        score: ``'loss'`` (validation cross-entropy) or ``'error'`` (``1 - top-1``).
+
+    Example::
+
+        >>> f = classification_objective(3, budget="smoke")     # doctest: +SKIP
+        >>> direct_search(f, 3, max_evals=10, log="auto")        # doctest: +SKIP
+    """
+    return TrainingObjective("classify", kernel_size, seed, budget, score, root, device, **overrides)
+
+
+def denoising_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | None = None,
+                        score: str = "-psnr", root=None, device=None,
+                        **overrides) -> TrainingObjective:
+    r"""Objective: ``-PSNR`` (dB) on held-out images after a brief blind-denoising training.
+
+    The data protocol of :func:`wconv.denoise_data.protocol` (the reduced
+    DIV2K protocol when DIV2K is on disk, else the colour sets): a seeded
+    subset of training images, ``n_val`` of them held out and centre-cropped
+    for validation with fixed noise ``val_sigma``; a DnCNN trained with Adam on
+    random patches with blind noise ``train_sigma``. Settings per profile in
+    :data:`SEARCH_BUDGETS` ``['denoise']``; ``overrides`` change any of them.
+
+    Args:
+        kernel_size: 3, 5 or 7.
+        seed: initial weights, patches and noise, shared by every evaluation.
+        budget: ``smoke``, ``book`` or ``full`` (default the active profile).
+        score: ``'-psnr'`` (minus the mean validation PSNR, dB) or ``'loss'`` (validation MSE).
+    """
+    return TrainingObjective("denoise", kernel_size, seed, budget, score, root, device, **overrides)
+
+
+@dataclass
+class LearnedDensity:
+    """The learnable-density baseline (:func:`learnable_density_search`).
+
+    Attributes:
+        init: the density training started from.
+        layers: the learned ``den`` of each weighted layer (one per spatial axis),
+            in model order.
+        den: their geometric mean per position (over layers and axes), clipped into the bounds -- one
+            density for all layers, comparable with what a search finds.
+        value_learnable: the objective's score of the model trained with
+            learnable densities (its own per-layer densities).
+        value: the objective at ``den`` (a fixed-density training like a
+            search evaluation), or None if not evaluated.
+        seconds: wall time of both trainings.
+        evaluations: trainings spent (1 or 2).
+    """
+
+    init: tuple
+    layers: list
+    den: tuple
+    value_learnable: float
+    value: float | None
+    seconds: float
+    evaluations: int
+
+
+def learnable_density_search(objective: TrainingObjective, bounds=None, init=None, *,
+                             evaluate: bool = True) -> LearnedDensity:
+    r"""Baseline: learn ``den`` by gradient descent instead of searching for it.
+
+    Trains the objective's model once with ``learnable_density=True`` (every
+    weighted layer learns its own ``den``, from ``init``; same ``W₀``, batches
+    and epochs as a search evaluation), then, with ``evaluate``, trains once
+    more with the geometric mean of the learned densities as a fixed density,
+    so that its score compares with the densities a search finds.
+
+    Args:
+        objective: a :class:`TrainingObjective`.
+        bounds: as in :func:`direct_search`; ``init`` defaults to the box's centre,
+            and the mean learned density is clipped into the box.
+        init: starting ``den``.
+        evaluate: spend the second training.
+    """
+    import time as _time
+
+    if not isinstance(objective, TrainingObjective):
+        raise TypeError("objective must be a TrainingObjective (classification_objective or "
+                        f"denoising_objective), got {type(objective).__name__}")
+    lower, upper = check_bounds(bounds, objective.kernel_size)
+    if init is None:
+        init = tuple((lo + hi) / 2 for lo, hi in zip(lower, upper))
+    t0 = _time.perf_counter()
+    record = objective.train(init, learnable=True)
+    layers = record["learned"]
+    axes = [axis for layer in layers for axis in layer]
+    mean = tuple(math.exp(sum(math.log(axis[j]) for axis in axes) / len(axes))
+                 for j in range(len(lower)))
+    den = tuple(min(max(v, lo), hi) for v, lo, hi in zip(mean, lower, upper))
+    value = objective(den) if evaluate else None
+    return LearnedDensity(tuple(init), layers, den, record["score"], value,
+                          _time.perf_counter() - t0, 2 if evaluate else 1)
