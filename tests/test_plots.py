@@ -88,3 +88,15 @@ def test_table_html():
     assert html.startswith('<table class="table">') and "σ (taps)</th>" in html and "1.057" in html
     with pytest.raises(ValueError, match="empty"):
         plots.table_html([])
+
+
+def test_fits_grid():
+    fig, fits = plots.plot_fits_grid({"a": [0.5], "b": [0.05, 0.05], "c": [0.25, 0.15, 0.55]},
+                                     ncols=2)
+    assert list(fits) == ["a", "b", "c"]
+    assert fits["c"]["gaussian"].residual == pytest.approx(
+        density.fit([0.25, 0.15, 0.55], "gaussian").residual)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 6
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.plot_fits_grid({})

@@ -25,7 +25,8 @@ import torch
 from . import density as _density
 
 __all__ = ["plot_profile", "plot_range", "plot_mask", "plot_fits", "plot_mask_grid", "fit_table",
-           "range_fit_summary", "table_html"]
+           "range_fit_summary", "table_html",
+           "plot_fits_grid"]
 
 OFFSET_LABEL = "tap offset from centre (taps)"
 WEIGHT_LABEL = "weight Φ (centre tap = 1)"
@@ -249,6 +250,37 @@ def plot_fits(target, size: int | None = None, ax=None, title: str | None = None
     bottom.set_ylabel("fit − target (weight)")
     bottom.set_xticks(x)
     bottom.grid(alpha=0.3)
+    return fig, fits
+
+
+def plot_fits_grid(targets: dict, ncols: int = 4):
+    """:func:`plot_fits` for several profiles, one column each (profile above, residuals below).
+
+    Args:
+        targets: ``{title: den or Density or profile tensor}``.
+        ncols: columns per row of profiles.
+
+    Returns:
+        ``(fig, {title: {'gaussian': Fit, 'triangular': Fit}})``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(targets, dict) or not targets:
+        raise ValueError(f"targets must be a non-empty dict of profiles, got {targets!r}")
+    nrows = -(-len(targets) // ncols)
+    fig, axes = plt.subplots(2 * nrows, ncols, figsize=(3.6 * ncols, 3.9 * nrows),
+                             layout="constrained", squeeze=False,
+                             gridspec_kw={"height_ratios": [2, 1] * nrows})
+    fits = {}
+    for i, (title, target) in enumerate(targets.items()):
+        row, col = divmod(i, ncols)
+        pair = (axes[2 * row, col], axes[2 * row + 1, col])
+        _, fits[title] = plot_fits(target, ax=pair, title=title)
+        pair[0].legend(fontsize=5.5, loc="upper center", framealpha=0.9)
+    for j in range(len(targets), nrows * ncols):
+        row, col = divmod(j, ncols)
+        axes[2 * row, col].set_visible(False)
+        axes[2 * row + 1, col].set_visible(False)
     return fig, fits
 
 
