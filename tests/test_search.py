@@ -336,7 +336,7 @@ def _denoise_data_or_skip():
 
 def test_denoising_objective_is_a_deterministic_function_of_den(tmp_path):
     _denoise_data_or_skip()
-    f = search.denoising_objective(3, budget="smoke", source="color")
+    f = search.denoising_objective(3, budget="smoke", source="color", patches_per_epoch=8)
     assert f.name == "denoise-dncnn--psnr" and f.config["kernel_size"] == 3
     a, b, c = f((0.7,)), f((0.7,)), f((1.3,))
     assert a == b  # same W0, same patches and noise: the same score
@@ -356,7 +356,7 @@ def test_denoising_objective_is_a_deterministic_function_of_den(tmp_path):
 
 def test_learnable_density_baseline():
     _denoise_data_or_skip()
-    f = search.denoising_objective(5, budget="smoke", source="color")
+    f = search.denoising_objective(5, budget="smoke", source="color", patches_per_epoch=8)
     learned = search.learnable_density_search(f)
     assert learned.init == (0.525, 0.525)  # centre of the 5x5 paper range [0.05, 1]
     assert len(learned.layers) == 3 and all(len(layer) == 2 for layer in learned.layers)
@@ -375,3 +375,28 @@ def test_objective_arguments_are_checked():
         search.denoising_objective(3, epoch=3)
     with pytest.raises(TypeError, match="must be a TrainingObjective"):
         search.learnable_density_search(quadratic((0.8,)))
+
+
+def test_final_runs_are_stored_and_reloaded(tmp_path):
+    _denoise_data_or_skip()
+    f = search.denoising_objective(3, budget="smoke", source="color", patches_per_epoch=8)
+    runs = search.final_runs(f, {"uniform": None, "den 0.7": (0.7,)}, seeds=(0,), epochs=1,
+                             results_dir=tmp_path)
+    assert set(runs) == {"uniform", "den 0.7"}
+    first = runs["den 0.7"][0]["final"]
+    assert {"test_CBSD68_psnr", "test_Kodak24_psnr"} <= set(first)
+    assert len(list((tmp_path / "search-final").glob("*.json"))) == 2
+    again = search.final_runs(f, {"den 0.7": [0.7]}, seeds=(0,), epochs=1, results_dir=tmp_path)
+    assert again["den 0.7"][0]["final"] == first  # loaded, not retrained
+    rows = search.final_table(runs)
+    assert rows[0]["density"] == "uniform" and rows[0]["runs"] == 1
+    assert rows[1]["test_CBSD68_psnr"].endswith("± 0.00")
+
+
+def test_search_panel_builds():
+    panel = search.search_panel(max_evals=7)
+    (task, size, which), (method, budget, run) = (panel.children[0].children,
+                                                  panel.children[1].children)
+    assert budget.value == 7 and len(which.options) == 1
+    size.value = 7
+    assert [label for label, _ in which.options] == ["[0.05, 0.5]^3", "[0.15, 1]^3", "[0.25, 1.5]^3"]

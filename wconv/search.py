@@ -59,7 +59,8 @@ __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "paper_bounds", "check_bounds",
     "direct_search", "grid_search", "random_search", "read_log", "log_path", "LOG_DIR", "summary",
     "ProgressPlot", "SEARCH_BUDGETS", "SCORES", "TrainingObjective", "classification_objective",
-    "denoising_objective", "LearnedDensity", "learnable_density_search",
+    "denoising_objective", "LearnedDensity", "learnable_density_search", "final_runs",
+    "final_table", "search_panel",
 ]
 
 #: NLopt's DIRECT variants (the first is the papers' choice and the default).
@@ -844,14 +845,17 @@ SEARCH_BUDGETS = {
     "denoise": {
         "smoke": dict(arch="dncnn", model={"depth": 3, "width": 8}, source="auto", n_train=2,
                       n_val=1, val_crop=32, val_sigma=25, patch=24, batch_size=8,
-                      patches_per_epoch=16, epochs=1, lr=1e-3, train_sigma=[0.0, 55.0]),
+                      patches_per_epoch=16, epochs=1, lr=1e-3, train_sigma=[0.0, 55.0],
+                      n_test=2, test_crop=48),
         # about 10 s per evaluation on 2 CPU cores
         "book": dict(arch="dncnn", model={"depth": 5, "width": 16}, source="auto", n_train=20,
                      n_val=4, val_crop=96, val_sigma=25, patch=40, batch_size=16,
-                     patches_per_epoch=480, epochs=2, lr=1e-3, train_sigma=[0.0, 55.0]),
+                     patches_per_epoch=480, epochs=2, lr=1e-3, train_sigma=[0.0, 55.0],
+                     n_test=12, test_crop=192),
         "full": dict(arch="dncnn", model={"depth": 17, "width": 64}, source="auto", n_train=None,
                      n_val=10, val_crop=256, val_sigma=25, patch=50, batch_size=64,
-                     patches_per_epoch=64 * 200, epochs=10, lr=1e-3, train_sigma=[0.0, 55.0]),
+                     patches_per_epoch=64 * 200, epochs=10, lr=1e-3, train_sigma=[0.0, 55.0],
+                     n_test=None, test_crop=None),
     },
 }
 
@@ -912,6 +916,13 @@ class TrainingObjective:
     def __call__(self, den) -> float:
         return self.train(den)["score"]
 
+    def with_seed(self, seed: int) -> "TrainingObjective":
+        """The same objective with another seed (other ``W₀`` and batch order), sharing the data."""
+        other = TrainingObjective(self.task, self.kernel_size, seed, self.budget, self.score,
+                                  self.root, self.device, **self.setup)
+        other._data = self._data
+        return other
+
     # -- data and models
     def data(self):
         """The task's data, loaded once."""
@@ -931,7 +942,7 @@ class TrainingObjective:
 
         s = self.setup
         pool = None if s["n_train"] is None else s["n_train"] + s["n_val"]
-        p = dd.protocol(s["source"], self.root, n_train=pool, seed=0)
+        p = dd.protocol(s["source"], self.root, n_train=pool, n_test=s["n_test"], seed=0)
         order = torch_randperm(len(p.train), seed=1)
         val_files = sorted((p.train[i] for i in order[:s["n_val"]]), key=lambda f: f.name)
         train_files = sorted((p.train[i] for i in order[s["n_val"]:]), key=lambda f: f.name)
@@ -1046,7 +1057,7 @@ class TrainingObjective:
         p, s = self.data()["protocol"], self.setup
         out = {}
         for name, files in p.test.items():
-            clean_u8 = dd.load_images(files, p.color)
+            clean_u8 = [_centre_crop(im, s["test_crop"]) for im in dd.load_images(files, p.color)]
             noisy = dd.noisy_images(clean_u8, [f.name for f in files], s["val_sigma"], seed=0)
             scores = evaluate(model.cpu(), noisy, [dd.to_float(c) for c in clean_u8])
             out[f"test_{name}_psnr"] = scores["mean_psnr"]
@@ -1103,7 +1114,9 @@ def denoising_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | No
     DIV2K protocol when DIV2K is on disk, else the colour sets): a seeded
     subset of training images, ``n_val`` of them held out and centre-cropped
     for validation with fixed noise ``val_sigma``; a DnCNN trained with Adam on
-    random patches with blind noise ``train_sigma``. Settings per profile in
+    random patches with blind noise ``train_sigma``. ``train(..., test=True)``
+    also scores ``n_test`` images of each test set (centre crop ``test_crop``)
+    at noise ``val_sigma``. Settings per profile in
     :data:`SEARCH_BUDGETS` ``['denoise']``; ``overrides`` change any of them.
 
     Args:
@@ -1177,3 +1190,120 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
     value = objective(den) if evaluate else None
     return LearnedDensity(tuple(init), layers, den, record["score"], value,
                           _time.perf_counter() - t0, 2 if evaluate else 1)
+
+
+# --------------------------------------------------------------------------- final comparison
+def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
+               epochs: int | None = None, results_dir=None, progress: bool = False) -> dict:
+    r"""Train each density with each seed for longer, and score it on the test split.
+
+    The trainings use the objective's data and model, ``epochs`` epochs
+    (default three times the search's), and ``seed`` for ``W₀`` and the batch
+    order, so the densities of one seed start from the same weights and see
+    the same data. Each run is stored in the results store
+    (:mod:`wconv.results`, task ``search-final``) and loaded from it when
+    present, so a page that shows them does not train again.
+
+    Args:
+        objective: a :class:`TrainingObjective` (its seed is replaced by each of ``seeds``).
+        densities: ``{label: den or None}`` (None: standard convolution).
+        seeds: the seeds.
+        epochs: training epochs.
+        results_dir: the results store (default the repository's ``results/``).
+
+    Returns:
+        ``{label: [record per seed]}``; a record holds ``config``, ``final``
+        (validation and ``test_*`` numbers), ``epochs`` and ``seconds``.
+    """
+    from . import results as _results
+
+    if not isinstance(objective, TrainingObjective):
+        raise TypeError(f"objective must be a TrainingObjective, got {type(objective).__name__}")
+    epochs = epochs or 3 * objective.setup["epochs"]
+    out = {}
+    for label, den in densities.items():
+        den = None if den is None else [float(v) for v in den]
+        out[label] = []
+        for seed in seeds:
+            run = objective.with_seed(seed)
+            config = {"task": "search-final", "name": f"{run.name}-k{run.kernel_size}-{label}-s{seed}",
+                      "objective": run.config, "den": den, "epochs": epochs}
+            record = _results.load(config, results_dir)
+            if record is None:
+                r = run.train(den, epochs=epochs, test=True, progress=progress)
+                record = {"final": r["final"], "epochs": r["epochs"], "seconds": r["seconds"],
+                          "score": r["score"]}
+                _results.save(config, record, results_dir)
+                record = dict(record, config=config)
+            out[label].append(record)
+    return out
+
+
+def final_table(runs: dict) -> list[dict]:
+    """Mean ± std over seeds of every test metric of :func:`final_runs`, one row per density."""
+    rows = []
+    for label, records in runs.items():
+        keys = sorted(k for k in records[0]["final"] if k.startswith("test_"))
+        row = {"density": label, "den": records[0]["config"]["den"], "runs": len(records)}
+        for k in keys:
+            values = [r["final"][k] for r in records]
+            mean = sum(values) / len(values)
+            std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+            row[k] = f"{mean:.2f} ± {std:.2f}"
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- interactive panel
+def search_panel(max_evals: int = 10):
+    """Controls to run a new search in a live notebook (ipywidgets).
+
+    Task, kernel size, paper range, search method and evaluation budget, and a
+    Run button; the search runs in the notebook's kernel with a live
+    :class:`ProgressPlot` and its log under ``results/search/`` (so a search
+    already run is replayed, and an interrupted one resumes). Training uses
+    the active run profile's :data:`SEARCH_BUDGETS`.
+    """
+    import ipywidgets as w
+
+    task = w.Dropdown(options=[("denoising (DnCNN, -PSNR)", "denoise"),
+                               ("classification (VGG-11, val. loss)", "classify")],
+                      description="task")
+    size = w.Dropdown(options=[3, 5, 7], value=3, description="kernel")
+    which = w.Dropdown(description="range")
+    method = w.Dropdown(options=["DIRECT-L", "grid", "random"], description="method")
+    budget = w.IntSlider(value=max_evals, min=2, max=60, description="evaluations")
+    run = w.Button(description="Run", button_style="primary")
+    out = w.Output()
+
+    def ranges(*_):
+        k = size.value
+        which.options = [(f"[{lo[0]:g}, {hi[0]:g}]^{len(lo)}", i)
+                         for i, (lo, hi) in enumerate(PAPER_RANGES[k])]
+        which.value = 0
+
+    def go(_):
+        run.disabled = True
+        out.clear_output()
+        try:
+            with out:
+                make = classification_objective if task.value == "classify" else denoising_objective
+                f = make(size.value)
+                plot = ProgressPlot(size.value, which.value, title=f"{f.name}, {size.value}x{size.value}",
+                                    value_label="validation score (lower is better)")
+                kw = dict(max_evals=budget.value, log="auto", callback=plot)
+                if method.value == "DIRECT-L":
+                    r = direct_search(f, size.value, which.value, **kw)
+                elif method.value == "grid":
+                    r = grid_search(f, size.value, which.value, **kw)
+                else:
+                    r = random_search(f, size.value, which.value, seed=0, **kw)
+                plot.finish(r)
+                print(r)
+        finally:
+            run.disabled = False
+
+    size.observe(ranges, names="value")
+    ranges()
+    run.on_click(go)
+    return w.VBox([w.HBox([task, size, which]), w.HBox([method, budget, run]), out])
