@@ -255,6 +255,7 @@
     // once the page has loaded; Jupyter may re-create them): keep looking for new instances.
     var queued = false;
     var observer = new MutationObserver(function () {
+      if (!document.body.contains(rootEl)) { observer.disconnect(); return; }  // output cleared
       if (!queued) { queued = true; setTimeout(function () { queued = false; scan(); }, 50); }
     });
     observer.observe(document.body, { childList: true, subtree: true });
