@@ -354,16 +354,19 @@ def test_denoising_objective_is_a_deterministic_function_of_den(tmp_path):
                              3, max_evals=2, log=log)
 
 
-def test_learnable_density_baseline():
+def test_learnable_density_baseline(tmp_path):
     _denoise_data_or_skip()
     f = search.denoising_objective(5, budget="smoke", source="color", patches_per_epoch=8)
-    learned = search.learnable_density_search(f)
+    learned = search.learnable_density_search(f, results_dir=tmp_path)
     assert learned.init == (0.525, 0.525)  # centre of the 5x5 paper range [0.05, 1]
     assert len(learned.layers) == 3 and all(len(layer) == 2 for layer in learned.layers)
     assert learned.layers[0][0] != list(learned.init)  # it moved
     assert all(0.05 <= v <= 1.0 for v in learned.den)
     assert learned.value == f(learned.den) and learned.evaluations == 2
     assert search.summary({"learnable": learned})[0]["evals to best"] == 2
+    trained = len(f.history)
+    assert search.learnable_density_search(f, results_dir=tmp_path) == learned  # stored
+    assert len(f.history) == trained
 
 
 def test_objective_arguments_are_checked():

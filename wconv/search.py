@@ -850,7 +850,7 @@ SEARCH_BUDGETS = {
         # about 10 s per evaluation on 2 CPU cores
         "book": dict(arch="dncnn", model={"depth": 5, "width": 16}, source="auto", n_train=20,
                      n_val=4, val_crop=96, val_sigma=25, patch=40, batch_size=16,
-                     patches_per_epoch=480, epochs=2, lr=1e-3, train_sigma=[0.0, 55.0],
+                     patches_per_epoch=320, epochs=2, lr=1e-3, train_sigma=[0.0, 55.0],
                      n_test=12, test_crop=192),
         "full": dict(arch="dncnn", model={"depth": 17, "width": 64}, source="auto", n_train=None,
                      n_val=10, val_crop=256, val_sigma=25, patch=50, batch_size=64,
@@ -1156,7 +1156,8 @@ class LearnedDensity:
 
 
 def learnable_density_search(objective: TrainingObjective, bounds=None, init=None, *,
-                             evaluate: bool = True) -> LearnedDensity:
+                             evaluate: bool = True, store: bool = True,
+                             results_dir=None) -> LearnedDensity:
     r"""Baseline: learn ``den`` by gradient descent instead of searching for it.
 
     Trains the objective's model once with ``learnable_density=True`` (every
@@ -1171,6 +1172,9 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
             and the mean learned density is clipped into the box.
         init: starting ``den``.
         evaluate: spend the second training.
+        store: keep the result in the results store (:mod:`wconv.results`, task
+            ``search-learnable``) and load it from there when present.
+        results_dir: the results store (default the repository's ``results/``).
     """
     import time as _time
 
@@ -1180,6 +1184,18 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
     lower, upper = check_bounds(bounds, objective.kernel_size)
     if init is None:
         init = tuple((lo + hi) / 2 for lo, hi in zip(lower, upper))
+    init = tuple(float(v) for v in init)
+    config = {"task": "search-learnable",
+              "name": f"{objective.name}-k{objective.kernel_size}",
+              "objective": objective.config, "bounds": [list(lower), list(upper)],
+              "init": list(init), "evaluate": bool(evaluate)}
+    if store:
+        from . import results as _results
+        stored = _results.load(config, results_dir)
+        if stored is not None:
+            return LearnedDensity(tuple(stored["init"]), stored["layers"], tuple(stored["den"]),
+                                  stored["value_learnable"], stored["value"], stored["seconds"],
+                                  stored["evaluations"])
     t0 = _time.perf_counter()
     record = objective.train(init, learnable=True)
     layers = record["learned"]
@@ -1188,8 +1204,14 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
                  for j in range(len(lower)))
     den = tuple(min(max(v, lo), hi) for v, lo, hi in zip(mean, lower, upper))
     value = objective(den) if evaluate else None
-    return LearnedDensity(tuple(init), layers, den, record["score"], value,
-                          _time.perf_counter() - t0, 2 if evaluate else 1)
+    result = LearnedDensity(tuple(init), layers, den, record["score"], value,
+                            _time.perf_counter() - t0, 2 if evaluate else 1)
+    if store:
+        _results.save(config, {"init": list(result.init), "layers": result.layers,
+                               "den": list(result.den), "value_learnable": result.value_learnable,
+                               "value": result.value, "seconds": result.seconds,
+                               "evaluations": result.evaluations}, results_dir)
+    return result
 
 
 # --------------------------------------------------------------------------- final comparison
