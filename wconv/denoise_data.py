@@ -428,7 +428,7 @@ def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
 
         >>> p = protocol('gray', n_train=50)   # doctest: +SKIP
         >>> p.description                      # doctest: +SKIP
-        'grayscale: Train400 (50 of 400 images) -> BSD68, Set12'
+        'grayscale: Train400 (50 of 400 images) -> BSD68 (68), Set12 (12)'
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}, got {source!r}")
