@@ -403,3 +403,13 @@ def test_search_panel_builds():
     assert budget.value == 7 and len(which.options) == 1
     size.value = 7
     assert [label for label, _ in which.options] == ["[0.05, 0.5]^3", "[0.15, 1]^3", "[0.25, 1.5]^3"]
+
+
+def test_log_path_names_the_search_and_hashes_its_config(tmp_path):
+    config = {"method": "direct", "kernel_size": 5, "objective": "denoise-dncnn--psnr",
+              "objective_config": {"budget": "book"}, "algorithm": "GN_DIRECT_L"}
+    path = search.log_path(config, tmp_path)
+    assert path.parent == tmp_path and path.name.startswith("denoise-dncnn--psnr-direct-k5-book-")
+    assert search.log_path(dict(config), tmp_path) == path
+    assert search.log_path(dict(config, algorithm="GN_DIRECT"), tmp_path) != path
+    assert search.log_path(config).parent == search.LOG_DIR

@@ -348,7 +348,7 @@ LOG_DIR = Path(__file__).resolve().parent.parent / "results" / "search"
 def log_path(config: dict, root=None) -> Path:
     """The log file of a search ``config`` under ``root`` (default :data:`LOG_DIR`).
 
-    The name is ``<objective>-<method>-k<kernel_size>-<key>.jsonl``, ``key`` the
+    The name is ``<objective>-<method>-k<kernel_size>[-<budget>]-<key>.jsonl``, ``key`` the
     first 16 hex digits of the sha256 of the canonical JSON of ``config``: the
     same search always finds its log, a different one never does.
     """
@@ -357,8 +357,11 @@ def log_path(config: dict, root=None) -> Path:
 
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
-    label = re.sub(r"[^A-Za-z0-9._+-]+", "_",
-                   f"{config.get('objective')}-{config.get('method')}-k{config.get('kernel_size')}")
+    label = f"{config.get('objective')}-{config.get('method')}-k{config.get('kernel_size')}"
+    objective_config = config.get("objective_config")
+    if isinstance(objective_config, dict) and "budget" in objective_config:
+        label += f"-{objective_config['budget']}"
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "_", label)
     return (Path(root) if root is not None else LOG_DIR) / f"{label}-{key}.jsonl"
 
 
@@ -1266,7 +1269,9 @@ def final_table(runs: dict) -> list[dict]:
     rows = []
     for label, records in runs.items():
         keys = sorted(k for k in records[0]["final"] if k.startswith("test_"))
-        row = {"density": label, "den": records[0]["config"]["den"], "runs": len(records)}
+        den = records[0]["config"]["den"]
+        row = {"density": label, "den": None if den is None else [round(v, 4) for v in den],
+               "runs": len(records)}
         for k in keys:
             values = [r["final"][k] for r in records]
             mean = sum(values) / len(values)
