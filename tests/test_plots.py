@@ -100,3 +100,8 @@ def test_fits_grid():
     assert len(visible) == 6
     with pytest.raises(ValueError, match="non-empty dict"):
         plots.plot_fits_grid({})
+
+
+def test_fit_table_better_column():
+    rows = plots.fit_table({"flat": [1.0, 1.0], "tie": [0.5], "spike": [0.05, 0.05]})
+    assert [r["better"] for r in rows] == ["neither (flat)", "tie", "Gaussian"]

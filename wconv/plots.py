@@ -338,7 +338,8 @@ def fit_table(targets) -> list[dict]:
     Returns:
         one dict per target: the profile; ``σ`` (taps), the Gaussian scale and
         relative residual; ``h`` (taps), the triangular scale and relative
-        residual; and which family fits better. The relative residual is the
+        residual; and which family fits better ("neither (flat)" when a fit is
+        flat). The relative residual is the
         sum of squared residuals divided by the profile's sum of squares (0 is a
         perfect fit; 1 is no better than a zero profile), so it compares
         profiles of any scale. A shape parameter at the top of the search
@@ -352,6 +353,7 @@ def fit_table(targets) -> list[dict]:
         half = (values.numel() - 1) / 2
         g = _density.fit(values, "gaussian")
         t = _density.fit(values, "triangular")
+        flat = _flat(g.params["sigma"], half) or _flat(t.params["half_width"], half)
         rows.append({
             "density": name,
             "profile": "[" + ", ".join(f"{v:.2f}" for v in values.tolist()) + "]",
@@ -359,9 +361,10 @@ def fit_table(targets) -> list[dict]:
             "Gauss rel. SSR": g.residual / energy,
             "h (taps)": t.params["half_width"], "tri scale": t.params["scale"],
             "tri rel. SSR": t.residual / energy,
-            "better": ("tie" if abs(g.residual - t.residual) <= 1e-9 * max(energy, 1.0)
+            "better": ("neither (flat)" if flat
+                       else "tie" if abs(g.residual - t.residual) <= 1e-9 * max(energy, 1.0)
                        else "Gaussian" if g.residual < t.residual else "triangular"),
-            "flat fit": _flat(g.params["sigma"], half) or _flat(t.params["half_width"], half),
+            "flat fit": flat,
         })
     return rows
 
