@@ -384,7 +384,7 @@ def range_fit_summary(low, high, n: int, seed: int = 0) -> dict:
     Returns:
         ``{'n', 'monotone' (fraction of profiles that never rise away from the
         centre), 'gauss_better' (fraction where the Gaussian residual is the
-        smaller), 'gauss_rel_ssr' and 'tri_rel_ssr' (medians of the relative
+        smaller and no fit is flat), 'gauss_rel_ssr' and 'tri_rel_ssr' (medians of the relative
         residuals, as in :func:`fit_table`), 'flat' (fraction where a fit is
         flat)}``.
     """
