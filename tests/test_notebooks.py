@@ -10,7 +10,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, toc_docnames
 
 NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb"))
 
@@ -28,8 +28,10 @@ def test_committed_without_outputs(path):
 def test_notebook_executes(book_build, path):
     docname = path.removesuffix(".ipynb")
     record = book_build.report.get(docname)
-    assert record is not None, (
-        f"{path} was not executed by the book build (missing from _toc.yml, or the build "
-        f"stopped early):\n{book_build.log_tail(30)}")
+    if record is None:
+        listed = docname in toc_docnames()
+        why = ("the build stopped before it:\n" + book_build.log_tail(30) if listed
+               else "it is not listed in _toc.yml")
+        pytest.fail(f"{path} was not executed by the book build: {why}", pytrace=False)
     assert record["succeeded"], f"{path} failed:\n{record['traceback'] or record['error']}"
     print(f"{path}: executed in {record['runtime_s']:.1f} s ({record['method']})")

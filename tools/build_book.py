@@ -121,6 +121,38 @@ def assets() -> Path:
     return copy_assets()
 
 
+def toc_docnames(root: Path = ROOT) -> list[str]:
+    """Every page listed in ``_toc.yml`` (root first), as docnames like ``book/intro``."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for key, value in node.items():
+                if key != "root":
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    return [n[: -len(Path(n).suffix)] if Path(n).suffix in (".md", ".ipynb") else n
+            for n in names]
+
+
+def toc_problems(root: Path = ROOT) -> list[str]:
+    """Pages of book/ missing from _toc.yml, and toc entries without a page."""
+    pages = {p.relative_to(root).with_suffix("").as_posix()
+             for pattern in ("*.ipynb", "*.md") for p in (root / "book").glob(pattern)}
+    listed = set(toc_docnames(root))
+    return ([f"book page not in _toc.yml: {name}" for name in sorted(pages - listed)]
+            + [f"_toc.yml entry without a page: {name}" for name in sorted(listed - pages)])
+
+
 def html_dir(output: str | os.PathLike | None = None, root: Path = ROOT) -> Path:
     """Where the HTML of a build with this ``--output`` ends up."""
     base = root if output is None else (root / output)
@@ -129,18 +161,26 @@ def html_dir(output: str | os.PathLike | None = None, root: Path = ROOT) -> Path
 
 def build(profile: str = "book", output: str | os.PathLike | None = None, *,
           fresh: bool = True, log: str | os.PathLike | None = None,
-          extra_args: tuple[str, ...] = (), root: Path = ROOT) -> subprocess.CompletedProcess:
+          extra_args: tuple[str, ...] = (), root: Path = ROOT,
+          check_toc: bool = True) -> subprocess.CompletedProcess:
     """Install/copy the assets and run the strict Jupyter Book build.
 
-    ``output`` is a folder relative to the repository root (``--path-output``); the HTML goes
+    ``output`` is a folder (``--path-output``), relative to ``root`` or absolute; the HTML goes
     to ``<output>/_build/html`` (``_build/html`` when ``None``). ``root`` is the book's source
     folder (the repository; the tests build a throw-away book elsewhere). ``fresh`` rebuilds and so
     re-executes every page. With ``log``, the build's output is written to that file instead
     of the terminal. Returns the finished process; its return code is non-zero on any warning
-    or cell error.
+    or cell error. With ``check_toc`` (the default) it refuses to build when a page of
+    ``book/`` is missing from ``_toc.yml`` -- the configuration builds only the toc's pages
+    (``only_build_toc_files``), so this check is what keeps a forgotten chapter from being
+    skipped silently. The tests build without it and report the toc in a test of their own.
     """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    problems = toc_problems(root) if check_toc else []
+    if problems:
+        print("build_book: " + "; ".join(problems), file=sys.stderr, flush=True)
+        return subprocess.CompletedProcess(["build_book"], 1)
     assets()
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
            "build", str(root), "-W", "-n", "--keep-going"]
