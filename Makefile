@@ -5,7 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ENV_STAMP := $(VENV)/.wconv-installed
 ASSETS_STAMP := node_modules/.wconv-installed
-export WCONV_PROFILE ?= book
+# The book's profile (smoke | book | full); the tests choose their own.
+WCONV_PROFILE ?= book
 
 .PHONY: book assets test bench env clean
 
