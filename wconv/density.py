@@ -35,6 +35,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -406,30 +407,35 @@ def fit(target, family: str, size: int | None = None) -> Fit:
     _check_odd(k, f"a {family} fit")
     d = _offsets(k).abs()
 
-    def shape(theta: float) -> torch.Tensor:
-        if family == "gaussian":
-            return torch.exp(-d ** 2 / (2 * theta ** 2))
-        return (1 - d / theta).clamp(min=0)
+    target_np = values.numpy()
+    d_np = d.numpy()
 
-    def best_scale(g: torch.Tensor) -> float:
-        return float((g @ values) / (g @ g))
+    def shapes(theta: np.ndarray) -> np.ndarray:
+        """Family members for a batch of shape parameters: (len(theta), k)."""
+        if family == "gaussian":
+            return np.exp(-d_np ** 2 / (2 * theta[:, None] ** 2))
+        return np.clip(1 - d_np / theta[:, None], 0, None)
+
+    def losses(theta: np.ndarray) -> np.ndarray:
+        g = shapes(theta)
+        scale = (g @ target_np) / (g * g).sum(1)  # the least-squares scale, in closed form
+        return ((scale[:, None] * g - target_np) ** 2).sum(1)
 
     def loss(theta: float) -> float:
-        g = shape(theta)
-        return float(((best_scale(g) * g - values) ** 2).sum())
+        return float(losses(np.array([theta]))[0])
 
     half = (k - 1) / 2
     low = 0.05 if family == "gaussian" else half + 1e-3
     high = 50.0 * max(half, 1.0)
-    grid = torch.logspace(math.log10(low), math.log10(high), 400, dtype=torch.float64).tolist()
-    losses = [loss(t) for t in grid]
-    i = min(range(len(grid)), key=losses.__getitem__)
+    grid = np.logspace(math.log10(low), math.log10(high), 400)
+    grid_losses = losses(grid)
+    i = int(grid_losses.argmin())
     bracket = (grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)])
     refined = minimize_scalar(loss, bounds=bracket, method="bounded",
                               options={"xatol": 1e-10})
-    theta = float(refined.x) if refined.fun <= losses[i] else grid[i]
-    g = shape(theta)
-    scale = best_scale(g)
+    theta = float(refined.x) if refined.fun <= grid_losses[i] else float(grid[i])
+    g = torch.from_numpy(shapes(np.array([theta]))[0])
+    scale = float((g @ values) / (g @ g))
     fitted = scale * g
     residual = float(((fitted - values) ** 2).sum())
     name = "sigma" if family == "gaussian" else "half_width"
