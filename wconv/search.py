@@ -31,6 +31,15 @@ objective, seed...) is refused with a :class:`ValueError`.
 The bounds default to the papers' ranges, :data:`wconv.density.PAPER_RANGES`
 (``bounds=1`` picks the second range of the kernel size, and so on).
 
+**Objectives that train.** The searches take any callable. For the papers'
+use, :func:`classification_objective` and :func:`denoising_objective` build a
+:class:`TrainingObjective`: each evaluation trains a model briefly from one
+fixed initialisation and batch order (shared by every evaluation) and returns
+a validation score. :func:`learnable_density_search` is the gradient-descent
+baseline (``learnable_density=True``), :func:`final_runs` trains the densities
+found for longer and scores them on the test split, :class:`ProgressPlot` draws
+a search while it runs and :func:`search_panel` gives notebook controls.
+
 Example::
 
     >>> from wconv import search
