@@ -1,0 +1,127 @@
+"""CIFAR-100 loading, balanced subsets, validation split, batch augmentation, loaders."""
+import torch
+import pytest
+
+from wconv import data
+
+needs_cifar = pytest.mark.requires_data("cifar-100-python")
+
+
+@pytest.fixture(scope="module")
+def small(data_root):
+    return data.cifar100(n_per_class=5, val_per_class=2, seed=3, test_per_class=2)
+
+
+@needs_cifar
+def test_load_cifar100_matches_official_layout():
+    images, labels = data.load_cifar100(train=True, download=False)
+    assert images.shape == (50000, 3, 32, 32) and images.dtype == torch.uint8
+    assert labels.shape == (50000,) and labels.dtype == torch.int64
+    assert torch.bincount(labels).tolist() == [500] * 100
+    # the documented channel statistics are those of these files
+    mean = images.float().div(255).mean(dim=(0, 2, 3))
+    assert torch.allclose(mean, torch.tensor(data.CIFAR100_MEAN), atol=1e-3)
+    test_images, test_labels = data.load_cifar100(train=False, download=False)
+    assert test_images.shape == (10000, 3, 32, 32)
+    assert torch.bincount(test_labels).tolist() == [100] * 100
+
+
+def test_missing_data_names_folder_and_archive(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        data.load_cifar100(tmp_path, download=False)
+    message = str(info.value)
+    assert str(tmp_path / "cifar-100-python") in message
+    assert "cifar-100-python.tar.gz" in message and data.CIFAR100_MD5 in message
+
+
+@needs_cifar
+def test_subset_is_balanced_seeded_and_disjoint(small):
+    info = small.info
+    assert (info["train_size"], info["val_size"], info["test_size"]) == (300, 200, 200)
+    assert torch.bincount(small.train.labels, minlength=100).tolist() == [3] * 100
+    assert torch.bincount(small.val.labels, minlength=100).tolist() == [2] * 100
+    again = data.cifar100(n_per_class=5, val_per_class=2, seed=3, test_per_class=2)
+    assert again.info == info and torch.equal(again.train.images, small.train.images)
+    other = data.cifar100(n_per_class=5, val_per_class=2, seed=4, test_per_class=2)
+    assert other.info["train_hash"] != info["train_hash"]
+    # validation images are carved out of the training set and never overlap it
+    images, _ = data.load_cifar100(download=False)
+    flat = images.flatten(1)
+    lookup = {bytes(row.numpy()): i for i, row in enumerate(flat)}
+    train_idx = {lookup[bytes(x.flatten().numpy())] for x in small.train.images}
+    val_idx = {lookup[bytes(x.flatten().numpy())] for x in small.val.images}
+    assert len(train_idx) == 300 and len(val_idx) == 200 and not train_idx & val_idx
+
+
+def test_balanced_subset_and_split():
+    labels = torch.arange(4).repeat_interleave(10)
+    idx = data.balanced_subset(labels, 6, seed=0)
+    assert torch.bincount(labels[idx]).tolist() == [6] * 4
+    assert torch.equal(idx, data.balanced_subset(labels, 6, seed=0))
+    train, val = data.split_per_class(labels, idx, 2, seed=1)
+    assert torch.bincount(labels[val]).tolist() == [2] * 4
+    assert set(train.tolist()) | set(val.tolist()) == set(idx.tolist())
+    assert not set(train.tolist()) & set(val.tolist())
+    with pytest.raises(ValueError, match="per_class=11 asks for more examples than class 0 has"):
+        data.balanced_subset(labels, 11, seed=0)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(n_per_class=5, val_per_class=5), r"val_per_class \(5\) must be smaller than n_per_class \(5\)"),
+    (dict(n_per_class=-1), "n_per_class must be an integer >= 2, got -1"),
+    (dict(n_per_class=5, val_per_class=1, seed=1.5), "seed must be an integer >= 0, got 1.5"),
+])
+def test_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        data.cifar100(**kwargs)
+
+
+def test_augment_is_a_shifted_flipped_copy():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8) + 1
+    out = data.augment(x, g, padding=2, flip=True)
+    assert out.shape == x.shape
+    for img, src in zip(out, x):
+        # every output is some crop of the zero-padded (possibly flipped) input
+        found = False
+        for cand in (src, src.flip(2)):
+            padded = torch.nn.functional.pad(cand, (2, 2, 2, 2))
+            for dy in range(5):
+                for dx in range(5):
+                    found |= torch.equal(padded[:, dy:dy + 8, dx:dx + 8], img)
+        assert found
+
+
+@needs_cifar
+def test_loader_is_deterministic_per_epoch_and_normalises(small):
+    def batches(epoch, **kw):
+        loader = data.TensorLoader(small.train, 64, small.mean, small.std, shuffle=True,
+                                   augment=True, seed=1, **kw)
+        loader.set_epoch(epoch)
+        return list(loader)
+
+    a, b, c = batches(0), batches(0), batches(1)
+    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    assert not torch.equal(a[0][0], c[0][0])
+    assert len(a) == 5 and sum(len(y) for _, y in a) == 300
+    plain = torch.cat([x for x, _ in data.TensorLoader(small.train, 100, small.mean, small.std)])
+    assert abs(plain.mean().item()) < 0.2 and abs(plain.std().item() - 1) < 0.2
+    # two processes of a distributed run split every global batch between them
+    r0, r1 = batches(0, rank=0, world_size=2), batches(0, rank=1, world_size=2)
+    for (x, y), (x0, y0), (x1, y1) in zip(a, r0, r1):
+        assert torch.equal(torch.cat([y0, y1]).sort().values, y.sort().values)
+        assert torch.equal(x0, x[0::2]) and torch.equal(x1, x[1::2])
+
+
+def test_loader_batch_augmentation_speed():
+    """CPU speed of batch augmentation on tensors (printed, not asserted)."""
+    import time
+
+    ds = data.TensorDataset(torch.randint(0, 256, (2048, 3, 32, 32), dtype=torch.uint8),
+                            torch.zeros(2048, dtype=torch.int64))
+    loader = data.TensorLoader(ds, 128, data.CIFAR100_MEAN, data.CIFAR100_STD, shuffle=True,
+                               augment=True)
+    start = time.perf_counter()
+    n = sum(len(y) for _, y in loader)
+    print(f"batch augmentation + normalisation: {n / (time.perf_counter() - start):.0f} images/s")
+    assert n == 2048

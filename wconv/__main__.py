@@ -1,0 +1,104 @@
+"""Command line: ``python -m wconv <command> ...``.
+
+Commands:
+
+* ``train`` -- one classification run (architecture x density x kernel size x
+  seed x budget) or a named grid of runs; stored results are reused, missing
+  ones trained and written to ``results/``. Also runs under
+  ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
+* ``throughput`` -- training images/s of a standard and a weighted model, side by side.
+
+To add a command, write ``add_<name>(subparsers)`` that registers a parser with
+``set_defaults(func=...)`` and list it in :data:`COMMANDS`.
+
+Example::
+
+    python -m wconv train --arch vgg11 --density paper --kernel-size 3 --seed 0 --budget smoke
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _train(args) -> int:
+    from . import classify, results
+
+    if args.grid is not None:
+        configs = classify.grid(args.grid, args.budget, seeds=tuple(args.seeds))
+    else:
+        configs = [classify.make_config(args.arch, args.density, args.kernel_size, args.seed,
+                                        args.budget)]
+    for i, config in enumerate(configs):
+        stored = None if args.force else results.load(config, args.results_dir)
+        if stored is None:
+            record = classify.run(config, root=args.data_root, results_dir=args.results_dir,
+                                  progress=not args.no_progress, force=args.force)
+            how = f"trained in {record['wall_time_s']:.1f} s"
+        else:
+            record, how = stored, "stored"
+        f = record["final"]
+        print(f"[{i + 1}/{len(configs)}] {config['name']}: val top-1 {f['val_top1']:.2f}% "
+              f"test top-1 {f['test_top1']:.2f}% ({how}) -> "
+              f"{results.result_path(config, args.results_dir)}", flush=True)
+    return 0
+
+
+def add_train(subparsers) -> None:
+    from . import classify
+
+    p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
+    p.add_argument("--arch", default="vgg11", choices=classify.ARCHS)
+    p.add_argument("--density", default="paper", choices=classify.ARMS)
+    p.add_argument("--kernel-size", type=int, default=3, choices=(3, 5, 7))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS),
+                   help="default: WCONV_PROFILE (smoke|book|full), else book")
+    p.add_argument("--grid", default=None, choices=classify.GRIDS,
+                   help="run every configuration of a named grid instead of one")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --grid")
+    p.add_argument("--data-root", default=None, help="default: WCONV_DATA, else data/")
+    p.add_argument("--results-dir", default=None, help="default: the repository's results/")
+    p.add_argument("--force", action="store_true", help="retrain even if a result is stored")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_train)
+
+
+def _throughput(args) -> int:
+    from . import classify
+
+    r = classify.compare_throughput(args.arch, args.kernel_size, args.density, args.budget,
+                                    steps=args.steps, rounds=args.rounds)
+    print(json.dumps(r, indent=1))
+    return 0
+
+
+def add_throughput(subparsers) -> None:
+    from . import classify
+
+    p = subparsers.add_parser("throughput", help="training images/s, standard vs weighted")
+    p.add_argument("--arch", default="vgg11", choices=classify.ARCHS)
+    p.add_argument("--density", default="paper", choices=classify.ARMS[1:4])
+    p.add_argument("--kernel-size", type=int, default=3, choices=(3, 5, 7))
+    p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS))
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=5)
+    p.set_defaults(func=_throughput)
+
+
+#: Registered commands, in help order.
+COMMANDS = [add_train, add_throughput]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wconv", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(subparsers)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+r"""Stored results: one JSON file per finished run, keyed by its full configuration.
+
+A run's configuration is a JSON-able dict (it must hold ``task``; it may hold
+``name``, a readable label). Its key is the sha256 of its canonical JSON
+(sorted keys, no spaces), so any change to any setting gives a new key and a
+new file::
+
+    results/<task>/<name>-<key>.json
+
+A file is used only when it parses, says ``"complete": true``, and holds
+exactly the configuration asked for under the right key; a truncated file or
+one whose configuration differs is reported (a warning) and ignored, and the
+run is redone. Files are written through a temp file and an atomic rename.
+
+Example::
+
+    >>> from wconv import results
+    >>> cfg = {"task": "demo", "name": "x", "lr": 0.1}
+    >>> results.config_key(cfg)
+    'ed282c00b3763c58'
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load",
+           "environment", "atomic_write_text"]
+
+#: The repository's committed results folder.
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+#: Version of the file layout; part of every record.
+FORMAT = 1
+
+
+def canonical(config: dict) -> str:
+    """The canonical JSON text of ``config`` (sorted keys, compact separators)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    try:
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"config must hold only JSON values (no NaN): {error}") from None
+
+
+def config_key(config: dict) -> str:
+    """First 16 hex digits of the sha256 of :func:`canonical` ``(config)``."""
+    return hashlib.sha256(canonical(config).encode()).hexdigest()[:16]
+
+
+def _slug(text) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "run"
+
+
+def result_path(config: dict, root=None) -> Path:
+    """Where the result of ``config`` lives: ``root/<task>/<name>-<key>.json``."""
+    if "task" not in config:
+        raise ValueError(f"config must have a 'task' entry, got keys {sorted(config)}")
+    root = Path(root) if root is not None else RESULTS_DIR
+    name = _slug(config.get("name", "run"))
+    return root / _slug(config["task"]) / f"{name}-{config_key(config)}.json"
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def environment() -> dict:
+    """Versions, device and threads: what a result needs to be read and redone."""
+    from . import __version__, settings
+
+    dev = settings.device()
+    env = {"wconv": __version__, "torch": torch.__version__, "python": platform.python_version(),
+           "platform": platform.platform(), "machine": platform.machine(),
+           "processor": platform.processor() or None, "cpu_count": os.cpu_count(),
+           "threads": torch.get_num_threads(), "device": dev.type,
+           "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+           "cuda": torch.version.cuda}
+    try:
+        import torchvision
+        env["torchvision"] = torchvision.__version__
+    except ImportError:
+        pass
+    return env
+
+
+def save(config: dict, record: dict, root=None) -> Path:
+    """Write a finished run's ``record`` for ``config``; returns the file path.
+
+    The stored object is ``{"format", "key", "config", "complete": true,
+    "created", "environment", **record}``.
+    """
+    if not isinstance(record, dict):
+        raise TypeError(f"record must be a dict, got {type(record).__name__}")
+    path = result_path(config, root)
+    body = {"format": FORMAT, "key": config_key(config), "config": config, "complete": True,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "environment": environment()}
+    body.update(record)
+    atomic_write_text(path, json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    return path
+
+
+def load(config: dict, root=None) -> dict | None:
+    """The stored record of ``config``, or ``None`` if absent or not usable.
+
+    A file that does not parse (say, truncated), is not marked complete, or
+    whose stored configuration or key differs from ``config`` is ignored with a
+    warning.
+    """
+    path = result_path(config, root)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        warnings.warn(f"ignoring unreadable result {path} ({error}); the run will be redone")
+        return None
+    if not isinstance(record, dict) or record.get("complete") is not True:
+        warnings.warn(f"ignoring incomplete result {path}; the run will be redone")
+        return None
+    if record.get("format") != FORMAT or record.get("key") != config_key(config) or \
+            canonical(record.get("config", {})) != canonical(config):
+        warnings.warn(f"ignoring result {path}: its configuration does not match the one asked "
+                      "for; the run will be redone")
+        return None
+    return record
