@@ -354,6 +354,10 @@ def summary_markdown(rows) -> str:
     return "\n".join(lines)
 
 
+def _fmt_p(p: float) -> str:
+    return "–" if p != p else f"{p:.3f}"  # NaN: all differences equal, no test possible
+
+
 def paired_markdown(rows) -> str:
     """A Markdown table of :func:`paired` rows (percentage points)."""
     lines = ["| architecture | kernel | density − " + (rows[0]["baseline"] if rows else "baseline")
@@ -362,7 +366,7 @@ def paired_markdown(rows) -> str:
     for r in rows:
         lines.append(f"| {r['arch']} | {r['kernel_size']}×{r['kernel_size']} | {r['density']} | "
                      f"{r['n']} | {r['mean']:+.2f} | [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] | "
-                     f"{r['p']:.3f} |")
+                     f"{_fmt_p(r['p'])} |")
     return "\n".join(lines)
 
 
