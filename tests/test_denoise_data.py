@@ -167,6 +167,10 @@ def test_checksum_mismatch_is_a_clear_error(server, tmp_path):
     assert not (base / "DIV2K_valid_HR.zip.part").exists()
     assert not (base / "DIV2K_valid_HR.zip").exists()
     assert not (base / "DIV2K_valid_HR").exists()
+    # A corrupt archive already in place is not silently used.
+    (tmp_path / "z.zip").write_bytes(payload[:-1] + b"!")
+    with pytest.raises(ValueError, match="delete it to download"):
+        dd.download(url + "z.zip", tmp_path / "z.zip", sha256=hashlib.sha256(payload).hexdigest())
     # A wrong size is caught too.
     with pytest.raises(ValueError, match="bytes, expected"):
         dd.download(url + "y.zip", tmp_path / "y.zip", size=len(payload) - 1)
@@ -202,6 +206,12 @@ def test_bad_archives_are_refused(tmp_path):
     (tmp_path / "evil.zip").write_bytes(buf.getvalue())
     with pytest.raises(ValueError, match="unexpected member"):
         dd.extract(tmp_path / "evil.zip", tmp_path / "out", "DIV2K_valid_HR")
+    good, _ = _div2k_like_zip(NAMES)
+    damaged = bytearray(good)
+    damaged[len(good) // 3] ^= 0xFF                      # inside the first member's data: CRC error
+    (tmp_path / "crc.zip").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="not a valid zip"):
+        dd.extract(tmp_path / "crc.zip", tmp_path / "out", "DIV2K_valid_HR", NAMES)
     payload, _ = _div2k_like_zip(NAMES[:2])
     (tmp_path / "short.zip").write_bytes(payload)
     with pytest.raises(ValueError, match="lacks 1 expected"):

@@ -177,7 +177,11 @@ def download(url: str, path: str | os.PathLike, *, size: int | None = None,
     """
     path = Path(path)
     if path.exists():
-        verify(path, size, sha256)
+        try:
+            verify(path, size, sha256)
+        except ValueError as error:
+            raise ValueError(f"{error}; this file was not written by a verified download: delete "
+                             f"it to download {url} again") from None
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
@@ -286,17 +290,15 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike, folder: str,
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=dest))
     try:
         try:
-            zf = zipfile.ZipFile(archive)
+            with zipfile.ZipFile(archive) as zf:
+                for m in zf.namelist():
+                    p = Path(m)
+                    if p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0] != folder):
+                        raise ValueError(f"{archive}: unexpected member {m!r}; every member must "
+                                         f"lie inside the folder {folder!r}/")
+                zf.extractall(tmp)
         except zipfile.BadZipFile as error:
             raise ValueError(f"{archive} is not a valid zip archive ({error})") from None
-        with zf:
-            members = zf.namelist()
-            for m in members:
-                p = Path(m)
-                if p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0] != folder):
-                    raise ValueError(f"{archive}: unexpected member {m!r}; every member must lie "
-                                     f"inside the folder {folder!r}/")
-            zf.extractall(tmp)
         got = tmp / folder
         missing = [n for n in (names or ()) if not (got / n).is_file()]
         if not got.is_dir() or missing:
