@@ -549,7 +549,7 @@ def plot_panel(records: dict, root=None):
         ax.set_xticks([]), ax.set_yticks([])
 
     n = 3 + len(records)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.9))
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 3.3))
     show(axes[0], imgs["full"])
     y, x, h, w = imgs["box"]
     axes[0].add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="red", lw=1.5))
