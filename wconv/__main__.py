@@ -23,7 +23,9 @@ import sys
 
 
 def _train(args) -> int:
-    from . import classify, results
+    import torch
+
+    from . import classify, results, train
 
     if args.grid is not None:
         configs = classify.grid(args.grid, args.budget, seeds=tuple(args.seeds))
@@ -39,9 +41,13 @@ def _train(args) -> int:
         else:
             record, how = stored, "stored"
         f = record["final"]
+        if not train.is_main_process():
+            continue
         print(f"[{i + 1}/{len(configs)}] {config['name']}: val top-1 {f['val_top1']:.2f}% "
               f"test top-1 {f['test_top1']:.2f}% ({how}) -> "
               f"{results.result_path(config, args.results_dir)}", flush=True)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return 0
 
 
