@@ -128,9 +128,17 @@ def make_config(arch: str = "vgg11", density: str = "paper", kernel_size: int = 
             "dataset": "CIFAR-100", "format": 1}
 
 
-def command(config: dict) -> str:
-    """The shell command that reproduces ``config`` (run from the repository root)."""
-    return (f"python -m wconv train --arch {config['arch']} --density {config['density']} "
+def _threads_prefix(threads) -> str:
+    return "" if threads is None else f"OMP_NUM_THREADS={int(threads)} "
+
+
+def command(config: dict, threads: int | None = None) -> str:
+    """The shell command that reproduces ``config`` (run from the repository root).
+
+    CPU results depend on the thread count through the order of floating-point
+    sums; give ``threads`` (a stored record's ``environment['threads']``) to pin it.
+    """
+    return (f"{_threads_prefix(threads)}python -m wconv train --arch {config['arch']} --density {config['density']} "
             f"--kernel-size {config['kernel_size']} --seed {config['seed']} "
             f"--budget {config['budget']}")
 
@@ -269,10 +277,11 @@ def compare_throughput(arch: str = "vgg11", kernel_size: int = 3, density: str =
 
 # --------------------------------------------------------------------------- analysis
 
-def grid_command(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2)) -> str:
-    """The shell command that trains (or loads) a whole named grid."""
+def grid_command(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
+                 threads: int | None = None) -> str:
+    """The shell command that trains (or loads) a whole named grid (``threads``: see :func:`command`)."""
     budget, _ = _budget(budget)
-    return (f"python -m wconv train --grid {name} --budget {budget} --seeds "
+    return (f"{_threads_prefix(threads)}python -m wconv train --grid {name} --budget {budget} --seeds "
             + " ".join(str(s) for s in seeds))
 
 
@@ -374,6 +383,7 @@ def paired_markdown(rows) -> str:
 def plot_learning_curves(records, arch: str, kernel_size: int, metric: str = "val_top1", ax=None):
     """Mean (line) and min-max over seeds (band) of ``metric`` per epoch, one colour per arm."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
@@ -392,6 +402,7 @@ def plot_learning_curves(records, arch: str, kernel_size: int, metric: str = "va
              "val_loss": "validation loss (cross-entropy, nats)",
              "train_top1": "training top-1 accuracy (%)"}.get(metric, metric)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(label)
     ax.set_title(f"{arch}, {kernel_size}×{kernel_size} kernels")
     ax.legend(fontsize=8)
