@@ -73,5 +73,7 @@ def test_smoke_run_is_stored_and_summarised(tmp_path):
     assert len(paper) == 1 and paper[0]["runs"] == 2 and paper[0]["pairs"] == 2
     start = D.initial_psnr(configs[0])
     assert set(start) == {"untrained", "noisy"} and all(0 < v < 60 for v in start.values())
+    both = D.initial_psnr(configs[:2])
+    assert both[0] == start and both[1]["noisy"] == start["noisy"]
     table = D.format_table(rows, "CBSD68", 25)
     assert table.count("\n") == 3 and "± " in table

@@ -340,19 +340,35 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     return _results.load(config, results_dir) or dict(record, config=config)
 
 
-def initial_psnr(config: dict, root=None) -> dict:
-    """Mean validation PSNR (σ = 25, dB) of the *untrained* model of ``config`` (eval mode).
-
-    Returns ``{'untrained': dB, 'noisy': dB}``, the second being the noisy input's own PSNR.
+def initial_psnr(configs, root=None) -> list[dict]:
+    """Mean validation PSNR (σ = 25, dB) of the *untrained* model of each configuration.
 
     Where training starts: a weighted model's effective kernel ``W ⊙ Φ`` is
-    smaller than ``W`` (``Φ <= 1``), so at initialisation its output is closer
-    to its input than the standard model's.
+    smaller than ``W`` (``Φ <= 1``), which can put its untrained output closer
+    to its input than the standard model's. Models run in eval mode on the
+    validation crops of :func:`run`.
+
+    Args:
+        configs: one configuration or a list of them.
+
+    Returns:
+        One ``{'untrained': dB, 'noisy': dB}`` per configuration (a single dict
+        for a single configuration); ``noisy`` is the noisy input's own PSNR.
     """
-    p, _, val, _, _ = _data(config, root)
-    model = build(config, p.channels)
-    return {"untrained": float(np.mean([float(psnr(denoise(model, x[0]), y[0])) for x, y in val])),
-            "noisy": float(np.mean([float(psnr(x[0].clamp(0, 1), y[0])) for x, y in val]))}
+    single = isinstance(configs, dict)
+    out, cache = [], {}
+    for config in ([configs] if single else configs):
+        key = tuple(config[k] for k in ("source", "n_train", "n_val", "val_crop", "n_test"))
+        if key not in cache:
+            p, _, val, _, _ = _data(config, root)
+            noisy = torch.cat([x for x, _ in val])
+            clean = torch.cat([y for _, y in val])
+            cache[key] = (p.channels, noisy, clean, float(psnr(noisy.clamp(0, 1), clean).mean()))
+        channels, noisy, clean, noisy_psnr = cache[key]
+        model = build(config, channels)
+        out.append({"untrained": float(psnr(denoise(model, noisy), clean).mean()),
+                    "noisy": noisy_psnr})
+    return out[0] if single else out
 
 
 #: Named grids of configurations.
