@@ -313,7 +313,8 @@ def test_progress_plot_draws_each_dimension(kernel_size, bounds):
     f = quadratic(PAPER_OPTIMUM_7X7[: (kernel_size - 1) // 2])
     grid = search.grid_search(f, kernel_size, bounds, max_evals=9)
     for landscape in (f, grid):
-        plot = search.ProgressPlot(kernel_size, bounds, landscape=landscape, live=False, every=4)
+        plot = search.ProgressPlot(kernel_size, bounds, landscape=landscape, live=False, every=4,
+                                   logy=landscape is f)
         result = search.direct_search(f, kernel_size, bounds, max_evals=9, callback=plot)
         plot.finish(result)
         assert len(plot.evaluations) == 9
@@ -394,6 +395,12 @@ def test_final_runs_are_stored_and_reloaded(tmp_path):
     rows = search.final_table(runs)
     assert rows[0]["density"] == "uniform" and rows[0]["runs"] == 1
     assert rows[1]["test_CBSD68_psnr"].endswith("± 0.00")
+    diff = search.compare_final(runs, "den 0.7", "uniform", "test_CBSD68_psnr")
+    assert diff["difference"] == pytest.approx(first["test_CBSD68_psnr"]
+                                               - runs["uniform"][0]["final"]["test_CBSD68_psnr"])
+    assert math.isnan(diff["p"])  # one run per arm: no test
+    with pytest.raises(ValueError, match="arm 'paper' is not in runs"):
+        search.compare_final(runs, "paper", "uniform", "test_CBSD68_psnr")
 
 
 def test_search_panel_builds():

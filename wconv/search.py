@@ -69,7 +69,7 @@ __all__ = [
     "direct_search", "grid_search", "random_search", "read_log", "log_path", "LOG_DIR", "summary",
     "ProgressPlot", "SEARCH_BUDGETS", "SCORES", "TrainingObjective", "classification_objective",
     "denoising_objective", "LearnedDensity", "learnable_density_search", "final_runs",
-    "final_table", "search_panel",
+    "final_table", "compare_final", "search_panel",
 ]
 
 #: NLopt's DIRECT variants (the first is the papers' choice and the default).
@@ -708,14 +708,16 @@ class ProgressPlot:
 
     Args:
         kernel_size, bounds: as in :func:`direct_search` (fix the axes).
-        landscape: optional background: a cheap callable ``den -> float``
-            (sampled on a grid), or a :class:`SearchResult` whose evaluations
-            (e.g. a grid search) are drawn as the known landscape.
+        landscape: optional background (darker = higher): a cheap callable
+            ``den -> float`` (sampled on a fine grid), or a :class:`SearchResult`
+            whose evaluations are drawn as the known landscape (a finished 2-D
+            :func:`grid_search` as one shaded cell per grid point).
         value_label: what the objective measures, with units, for the y axis.
         title: figure title.
         live: show the figure in a notebook and update it in place
             (``IPython.display``); otherwise only draw.
         every: redraw after every ``every`` evaluations (and on :meth:`finish`).
+        logy: logarithmic value axis (positive objectives spanning decades).
 
     Example::
 
@@ -729,7 +731,7 @@ class ProgressPlot:
 
     def __init__(self, kernel_size: int, bounds=None, *, landscape=None,
                  value_label: str = "objective (lower is better)", title: str | None = None,
-                 live: bool = True, every: int = 1):
+                 live: bool = True, every: int = 1, logy: bool = False):
         import matplotlib.pyplot as plt
 
         self.lower, self.upper = check_bounds(bounds, kernel_size)
@@ -739,6 +741,7 @@ class ProgressPlot:
         if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
         self.landscape, self.value_label, self.every = landscape, value_label, int(every)
+        self.logy = bool(logy)
         self.evaluations: list[Evaluation] = []
         self.fig, (self.ax_values, self.ax_points) = plt.subplots(
             1, 2, figsize=(10, 3.8), layout="constrained")
@@ -757,7 +760,17 @@ class ProgressPlot:
         if self.landscape is None:
             return None
         if isinstance(self.landscape, SearchResult):
-            evs = [e for e in self.landscape.evaluations if math.isfinite(e.value)]
+            r = self.landscape
+            n = r.config.get("points")
+            if (d == 2 and r.config.get("method") == "grid" and n
+                    and len(r.evaluations) == n * n):
+                # a finished midpoint grid: draw each value over its cell
+                edges = [[lo + (hi - lo) * i / n for i in range(n + 1)]
+                         for lo, hi in zip(self.lower, self.upper)]
+                values = [e.value if math.isfinite(e.value) else math.nan for e in r.evaluations]
+                rows = [[values[i * n + j] for i in range(n)] for j in range(n)]
+                return ("cells", edges[0], edges[1], rows)
+            evs = [e for e in r.evaluations if math.isfinite(e.value)]
             return ("points", [e.den for e in evs], [e.value for e in evs])
         if d == 1:
             xs = [self.lower[0] + (self.upper[0] - self.lower[0]) * i / 200 for i in range(201)]
@@ -791,6 +804,8 @@ class ProgressPlot:
         ax.plot(idx, best, "-", color="tab:red", label="best so far")
         ax.set_xlabel("evaluation")
         ax.set_ylabel(self.value_label)
+        if self.logy:
+            ax.set_yscale("log")
         if evs:
             ax.legend(loc="upper right", fontsize="small")
         ax = self.ax_points
@@ -810,6 +825,8 @@ class ProgressPlot:
         elif d == 2:
             if bg is not None and bg[0] == "grid":
                 ax.contourf(bg[1], bg[2], bg[3], levels=20, cmap="Greys")
+            elif bg is not None and bg[0] == "cells":
+                ax.pcolormesh(bg[1], bg[2], bg[3], cmap="Greys", alpha=0.8)
             elif bg is not None and len(bg[1]) >= 3:
                 ax.tricontourf([p[0] for p in bg[1]], [p[1] for p in bg[1]], bg[2], levels=20,
                                cmap="Greys")
@@ -1343,3 +1360,22 @@ def search_panel(max_evals: int = 10):
     ranges()
     run.on_click(go)
     return w.VBox([w.HBox([task, size, which]), w.HBox([method, budget, run]), out])
+
+
+def compare_final(runs: dict, a: str, b: str, metric: str) -> dict:
+    """Difference of means of ``metric`` between arms ``a`` and ``b`` of :func:`final_runs`.
+
+    Returns ``{'a', 'b', 'metric', 'mean_a', 'mean_b', 'difference', 'n_a', 'n_b', 'p'}``;
+    ``p`` is the two-sided Welch t-test p-value (``nan`` with fewer than two runs per arm).
+    """
+    from scipy import stats
+
+    for arm in (a, b):
+        if arm not in runs:
+            raise ValueError(f"arm {arm!r} is not in runs; arms: {list(runs)}")
+    xa = [r["final"][metric] for r in runs[a]]
+    xb = [r["final"][metric] for r in runs[b]]
+    p = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue) if min(len(xa), len(xb)) > 1 else math.nan
+    ma, mb = sum(xa) / len(xa), sum(xb) / len(xb)
+    return {"a": a, "b": b, "metric": metric, "mean_a": ma, "mean_b": mb, "difference": ma - mb,
+            "n_a": len(xa), "n_b": len(xb), "p": p}
