@@ -420,3 +420,16 @@ def test_log_path_names_the_search_and_hashes_its_config(tmp_path):
     assert search.log_path(dict(config), tmp_path) == path
     assert search.log_path(dict(config, algorithm="GN_DIRECT"), tmp_path) != path
     assert search.log_path(config).parent == search.LOG_DIR
+
+
+def test_a_log_in_use_is_refused_until_released(tmp_path):
+    log = tmp_path / "busy.jsonl"
+    f = quadratic((0.8,))
+    config = {"method": "direct", "objective": "q"}
+    with search._Run(f, config, 5, None, log, None):
+        with pytest.raises(RuntimeError, match="is in use by another running search"):
+            search.direct_search(f, 3, max_evals=3, log=log, name="q")
+    # released on exit, and after a search that raised
+    with pytest.raises(KeyboardInterrupt):
+        search.direct_search(Counting(f, fail_after=2), 3, max_evals=5, log=log, name="q")
+    assert len(search.direct_search(f, 3, max_evals=5, log=log, name="q").evaluations) == 5

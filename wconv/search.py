@@ -374,6 +374,28 @@ def log_path(config: dict, root=None) -> Path:
     return (Path(root) if root is not None else LOG_DIR) / f"{label}-{key}.jsonl"
 
 
+def _lock(path: Path):
+    """Open ``path`` (created if missing) and hold an exclusive lock on it.
+
+    Two searches appending to one log would interleave their records, so a
+    second search on a log in use fails at once. Returns the open file, whose
+    closing releases the lock; without ``fcntl`` (Windows) nothing is locked.
+    """
+    handle = open(path, "ab")
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RuntimeError(f"search log {path} is in use by another running search; wait for "
+                           "it to finish (it will have logged its evaluations) or use another "
+                           "log") from None
+    return handle
+
+
 class _Run:
     """Wraps the objective: budget, log, replay and cache, in the search's order."""
 
@@ -389,13 +411,20 @@ class _Run:
         if isinstance(log, str) and log == "auto":
             log = log_path(self.config)
         self.log = None if log is None else Path(log)
+        self._lock = None
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(self.log)
         self.cache: dict = {}
         offset = 0.0
         if self.log is not None:
-            records, logged = read_log(self.log)
+            try:
+                records, logged = read_log(self.log)
+            except ValueError:
+                self.close()
+                raise
             if logged is not None and logged != self.config:
+                self.close()
                 raise ValueError(
                     f"search log {self.log} was written by a different search and cannot be "
                     f"resumed by this one ({_config_mismatch(logged, self.config)}); pass another "
@@ -416,6 +445,18 @@ class _Run:
 
     def elapsed(self) -> float:
         return self.offset + time.perf_counter() - self.start
+
+    def close(self) -> None:
+        """Release the log (another search may then resume it)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __call__(self, den) -> float:
         den = tuple(float(v) for v in den)
@@ -564,7 +605,11 @@ def direct_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
     except ImportError as error:  # pragma: no cover - nlopt is pinned in requirements.txt
         raise ImportError("direct_search needs NLopt: pip install nlopt "
                           "(or pip install 'wconv[search]')") from error
-    run = _Run(objective, cfg, max_evals, max_time, log, callback)
+    with _Run(objective, cfg, max_evals, max_time, log, callback) as run:
+        return _direct(run, nlopt, algorithm, lower, upper, max_evals, seed)
+
+
+def _direct(run: _Run, nlopt, algorithm, lower, upper, max_evals, seed) -> SearchResult:
     n = len(lower)
     opt = nlopt.opt(getattr(nlopt, algorithm), n)
     opt.set_lower_bounds(list(lower))
@@ -626,8 +671,8 @@ def grid_search(objective: Callable[[tuple], float], kernel_size: int, bounds=No
     cfg["points"] = int(points)
     axes = [[lo + (i + 0.5) * (hi - lo) / points for i in range(points)]
             for lo, hi in zip(lower, upper)]
-    run = _Run(objective, cfg, max_evals, max_time, log, callback)
-    return run.result(_drive(run, itertools.product(*axes)))
+    with _Run(objective, cfg, max_evals, max_time, log, callback) as run:
+        return run.result(_drive(run, itertools.product(*axes)))
 
 
 def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=None, *,
@@ -660,8 +705,8 @@ def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
         while True:
             yield tuple(float(rng.uniform(lo, hi)) for lo, hi in zip(lower, upper))
 
-    run = _Run(objective, cfg, max_evals, max_time, log, callback)
-    return run.result(_drive(run, draws()))
+    with _Run(objective, cfg, max_evals, max_time, log, callback) as run:
+        return run.result(_drive(run, draws()))
 
 
 # --------------------------------------------------------------------------- reporting
