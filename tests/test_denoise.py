@@ -77,3 +77,5 @@ def test_smoke_run_is_stored_and_summarised(tmp_path):
     assert both[0] == start and both[1]["noisy"] == start["noisy"]
     table = D.format_table(rows, "CBSD68", 25)
     assert table.count("\n") == 3 and "± " in table
+    wide = D.format_wide(rows, "Kodak24")
+    assert wide.count("\n") == 3 and "σ=50 SSIM" in wide

@@ -59,7 +59,7 @@ from .denoise_models import denoise, evaluate
 from .metrics import psnr
 
 __all__ = ["Budget", "BUDGETS", "ARCHS", "DENSITIES", "make_config", "command", "build", "run",
-           "grid", "run_grid", "summary", "format_table", "plot_curves", "plot_sigma",
+           "grid", "run_grid", "summary", "format_table", "format_wide", "plot_curves", "plot_sigma",
            "plot_panel", "panel_images", "results_dir_for", "initial_psnr", "CHECKPOINT_DIR", "SMOKE_RESULTS_DIR",
            "PUBLISHED"]
 
@@ -473,6 +473,27 @@ def format_table(rows, test_set: str, sigma=None) -> str:
         lines.append(f"| {r['arch']} | {r['kernel_size']}×{r['kernel_size']} | {r['density']} | "
                      f"{r['sigma']} | {_pm(r['psnr_mean'], r['psnr_std'], 2)} | "
                      f"{_pm(r['ssim_mean'], r['ssim_std'], 4)} | {delta} | {pv} | {r['runs']} |")
+    return "\n".join(lines)
+
+
+def format_wide(rows, test_set: str) -> str:
+    """A Markdown table of :func:`summary` rows for one test set: one row per variant,
+    PSNR and SSIM (mean ± std over seeds) for every sigma side by side."""
+    sigmas = sorted({r["sigma"] for r in rows if r["test_set"] == test_set})
+    head = "| model | kernel | density | " + " | ".join(
+        f"σ={s} PSNR (dB) | σ={s} SSIM" for s in sigmas) + " | runs |"
+    lines = [head, "| " + " | ".join(["---"] * (4 + 2 * len(sigmas))) + " |"]
+    variants = {}
+    for r in rows:
+        if r["test_set"] == test_set:
+            variants.setdefault((r["arch"], r["kernel_size"], r["density"]), {})[r["sigma"]] = r
+    for (arch, k, dens), by_sigma in variants.items():
+        cells = []
+        for s in sigmas:
+            r = by_sigma[s]
+            cells += [_pm(r["psnr_mean"], r["psnr_std"], 2), _pm(r["ssim_mean"], r["ssim_std"], 3)]
+        runs = min(r["runs"] for r in by_sigma.values())
+        lines.append(f"| {arch} | {k}×{k} | {dens} | " + " | ".join(cells) + f" | {runs} |")
     return "\n".join(lines)
 
 
