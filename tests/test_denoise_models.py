@@ -110,7 +110,7 @@ def test_short_training_on_real_patches_beats_the_noisy_input():
         pytest.skip(f"no denoising data at {folder}")
     p = dd.protocol("color", root, n_train=4, n_test=1, seed=0)
     train = dd.load_images(p.train, color=True)
-    patches = dd.RandomPatches(train, patch_size=32, num_patches=16 * 60, sigma=50, seed=0)
+    patches = dd.RandomPatches(train, patch_size=24, num_patches=16 * 60, sigma=50, seed=0)
     loader = torch.utils.data.DataLoader(patches, batch_size=16)
     torch.manual_seed(0)
     net = build("dncnn", channels=3, kernel_size=3, density=[0.8], depth=4, width=16)
