@@ -152,6 +152,9 @@ async () => {
   body.querySelectorAll('pre, code, script, style, textarea, mjx-assistive-mml').forEach(el => el.remove());
   const text = body.textContent;
   const rawTex = ['$$', '\\(', '\\[', '\\begin{'].filter(token => text.includes(token));
+  // A Markdown table that was not rendered shows up as a paragraph of pipes.
+  const rawTables = [...body.querySelectorAll('p')].map(p => p.textContent.trim())
+      .filter(t => t.startsWith('|') && (t.match(/\|/g) || []).length > 6).map(t => t.slice(0, 80));
   const images = [...document.images].map(img => ({
       src: img.currentSrc || img.src, ok: img.complete && img.naturalWidth > 0}));
   const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
@@ -163,7 +166,7 @@ async () => {
   return {
     mathCount: math.length,
     mjxCount: document.querySelectorAll('mjx-container').length,
-    untypeset, rawTex, images,
+    untypeset, rawTex, rawTables, images,
     widgetViews: views.length,
     widgetElements: document.querySelectorAll('.jupyter-widgets, [class*="widget-"]').length,
     unrendered,

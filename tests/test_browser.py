@@ -1,8 +1,8 @@
 """Every page of the built book, opened in headless Chromium from a loopback server.
 
 Per page: no failed request, nothing requested outside 127.0.0.1 (such requests are aborted
-and reported), no uncaught JavaScript error, all math typeset by MathJax (no raw TeX left), all
-images loaded, all embedded widgets rendered; a full-page screenshot goes to
+and reported), no uncaught JavaScript error, all math typeset by MathJax (no raw TeX left), no Markdown
+table left as text, all images loaded, all embedded widgets rendered; a full-page screenshot goes to
 ``_build/screenshots/``. The book is the smoke-profile build of the session (see conftest).
 """
 from __future__ import annotations
@@ -43,6 +43,7 @@ def test_page_loads_offline_and_renders(path, open_page, screenshot_dir):
     if report["mathCount"]:
         assert report["mjxCount"] > 0, f"{path} has math but no mjx-container"
     assert report["rawTex"] == [], f"{path}: raw TeX delimiters in the text: {report['rawTex']}"
+    assert report["rawTables"] == [], f"{path}: Markdown tables left unrendered: {report['rawTables']}"
     broken = [img["src"][:120] for img in report["images"] if not img["ok"]]
     assert broken == [], f"{path}: images that did not load: {broken}"
     assert report["unrendered"] == [], f"{path}: widgets not rendered: {report['unrendered']}"
