@@ -6,6 +6,7 @@ Commands:
   seed x budget) or a named grid of runs; stored results are reused, missing
   ones trained and written to ``results/``. Also runs under
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
+* ``denoise`` -- the same for denoising runs (DnCNN, NAFNet; also ``python -m wconv.denoise``).
 * ``throughput`` -- training images/s of a standard and a weighted model, side by side.
 
 To add a command, write ``add_<name>(subparsers)`` that registers a parser with
@@ -51,24 +52,60 @@ def _train(args) -> int:
     return 0
 
 
-def add_train(subparsers) -> None:
-    from . import classify
-
-    p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
-    p.add_argument("--arch", default="vgg11", choices=classify.ARCHS)
-    p.add_argument("--density", default="paper", choices=classify.ARMS)
-    p.add_argument("--kernel-size", type=int, default=3, choices=(3, 5, 7))
+def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kernel_size) -> None:
+    """Options shared by the commands that train (or load) stored runs."""
+    p.add_argument("--arch", default=arch, choices=archs)
+    p.add_argument("--density", default=density, choices=densities)
+    p.add_argument("--kernel-size", type=int, default=kernel_size, choices=(3, 5, 7))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS),
+    p.add_argument("--budget", default=None, choices=tuple(budgets),
                    help="default: WCONV_PROFILE (smoke|book|full), else book")
-    p.add_argument("--grid", default=None, choices=classify.GRIDS,
+    p.add_argument("--grid", default=None, choices=grids,
                    help="run every configuration of a named grid instead of one")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --grid")
     p.add_argument("--data-root", default=None, help="default: WCONV_DATA, else data/")
     p.add_argument("--results-dir", default=None, help="default: the repository's results/")
     p.add_argument("--force", action="store_true", help="retrain even if a result is stored")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_train(subparsers) -> None:
+    from . import classify
+
+    p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
+    _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify.GRIDS,
+                       arch="vgg11", density="paper", kernel_size=3)
     p.set_defaults(func=_train)
+
+
+def _denoise(args) -> int:
+    from . import denoise, results
+
+    if args.grid is not None:
+        configs = denoise.grid(args.grid, args.budget, tuple(args.seeds), args.data_root)
+    else:
+        configs = [denoise.make_config(args.arch, args.density, args.kernel_size, args.seed,
+                                       args.budget, args.data_root)]
+    for i, config in enumerate(configs):
+        where = denoise.results_dir_for(config, args.results_dir)
+        stored = None if args.force else results.load(config, where)
+        record = stored or denoise.run(config, args.data_root, args.results_dir,
+                                       progress=not args.no_progress, force=args.force)
+        how = "stored" if stored else f"trained in {record['wall_time_s']:.1f} s"
+        scores = ", ".join(f"{name} σ=25 {by_sigma['25']['mean_psnr']:.2f} dB"
+                           for name, by_sigma in record["test"].items())
+        print(f"[{i + 1}/{len(configs)}] {config['name']}: {scores} ({how}) -> "
+              f"{results.result_path(config, where)}", flush=True)
+    return 0
+
+
+def add_denoise(subparsers) -> None:
+    from . import denoise
+
+    p = subparsers.add_parser("denoise", help="train (or load) denoising runs (DnCNN, NAFNet)")
+    _add_run_arguments(p, denoise.ARCHS, denoise.DENSITIES, denoise.BUDGETS, denoise.GRIDS,
+                       arch="dncnn", density="paper", kernel_size=7)
+    p.set_defaults(func=_denoise)
 
 
 def _throughput(args) -> int:
@@ -94,7 +131,7 @@ def add_throughput(subparsers) -> None:
 
 
 #: Registered commands, in help order.
-COMMANDS = [add_train, add_throughput]
+COMMANDS = [add_train, add_denoise, add_throughput]
 
 
 def main(argv=None) -> int:

@@ -239,17 +239,9 @@ def grid(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2)) -> 
 
 def run_grid(configs, progress: bool = True, **kwargs) -> list[dict]:
     """:func:`run` every configuration (stored ones are loaded, the rest trained)."""
-    from tqdm.auto import tqdm
-
-    records = []
-    missing = [c for c in configs if _results.load(c, kwargs.get("results_dir")) is None]
-    with tqdm(total=len(missing), desc="runs to train", disable=not progress or not missing) as bar:
-        for c in configs:
-            was_missing = c in missing
-            records.append(run(c, progress=progress, **kwargs))
-            if was_missing:
-                bar.update(1)
-    return records
+    results_dir = kwargs.get("results_dir")
+    return _results.run_grid(configs, run, lambda c: _results.load(c, results_dir) is not None,
+                             progress, **kwargs)
 
 
 def compare_throughput(arch: str = "vgg11", kernel_size: int = 3, density: str = "paper",

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor

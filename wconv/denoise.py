@@ -36,7 +36,6 @@ Example::
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import functools
 import io
@@ -226,15 +225,6 @@ def _images(files: tuple, color: bool) -> tuple:
     return tuple(dd.load_images(files, color))
 
 
-def _center(image: torch.Tensor, size: int | None) -> torch.Tensor:
-    if size is None:
-        return image
-    h, w = image.shape[-2:]
-    s_h, s_w = min(size, h), min(size, w)
-    y, x = (h - s_h) // 2, (w - s_w) // 2
-    return image[:, y:y + s_h, x:x + s_w]
-
-
 def _data(config: dict, root=None):
     """Protocol, training images, validation pairs and test images of ``config``."""
     n_pool = None if config["n_train"] is None else config["n_train"] + config["n_val"]
@@ -243,11 +233,11 @@ def _data(config: dict, root=None):
     val_files = tuple(sorted((p.train[i] for i in order[:config["n_val"]]), key=lambda f: f.name))
     train_files = tuple(sorted((p.train[i] for i in order[config["n_val"]:]), key=lambda f: f.name))
     train = _images(train_files, p.color)
-    val_clean = [_center(im, config["val_crop"]) for im in _images(val_files, p.color)]
+    val_clean = [dd.centre_crop(im, config["val_crop"]) for im in _images(val_files, p.color)]
     val_noisy = dd.noisy_images(val_clean, [f.name for f in val_files], 25, seed=0)
     val = [(n[None], dd.to_float(c)[None]) for n, c in zip(val_noisy, val_clean)]
     tests = {name: ([f.name for f in files],
-                    [_center(im, config["test_crop"]) for im in _images(files, p.color)])
+                    [dd.centre_crop(im, config["test_crop"]) for im in _images(files, p.color)])
              for name, files in p.test.items()}
     info = p.to_dict()
     info["train"], info["val"] = [f.name for f in train_files], [f.name for f in val_files]
@@ -391,18 +381,10 @@ def grid(name: str = "chapter5", budget: str | None = None, seeds=(0, 1, 2), roo
 
 def run_grid(configs, progress: bool = True, **kwargs) -> list[dict]:
     """:func:`run` every configuration (stored ones are loaded, the rest trained)."""
-    from tqdm.auto import tqdm
-
-    records = []
-    missing = [c for c in configs
-               if _results.load(c, results_dir_for(c, kwargs.get("results_dir"))) is None]
-    with tqdm(total=len(missing), desc="runs to train", disable=not progress or not missing) as bar:
-        for c in configs:
-            was_missing = c in missing
-            records.append(run(c, progress=progress, **kwargs))
-            if was_missing:
-                bar.update(1)
-    return records
+    results_dir = kwargs.get("results_dir")
+    return _results.run_grid(
+        configs, run, lambda c: _results.load(c, results_dir_for(c, results_dir)) is not None,
+        progress, **kwargs)
 
 
 # --------------------------------------------------------------------------- summaries
@@ -556,7 +538,7 @@ def panel_images(record: dict, root=None) -> dict:
     c, pnl = record["config"], record["panel"]
     p = dd.protocol(c["source"], root, n_test=c["n_test"], seed=0)
     files = {f.name: f for f in p.test[pnl["test_set"]]}
-    image = _center(dd.load_image(files[pnl["image"]], p.color), c["test_crop"])
+    image = dd.centre_crop(dd.load_image(files[pnl["image"]], p.color), c["test_crop"])
     noisy = dd.noisy_images([image], [pnl["image"]], pnl["sigma"], seed=0)[0]
     y, x, h, w = pnl["box"]
     arr = np.array(Image.open(io.BytesIO(base64.b64decode(pnl["png_base64"]))))
@@ -606,38 +588,12 @@ def plot_panel(records: dict, root=None):
 # --------------------------------------------------------------------------- command line
 
 def main(argv=None) -> int:
-    """``python -m wconv.denoise``: train (or load) denoising runs."""
-    parser = argparse.ArgumentParser(prog="python -m wconv.denoise", description=__doc__.split("\n")[0])
-    parser.add_argument("--arch", default="dncnn", choices=ARCHS)
-    parser.add_argument("--density", default="paper", choices=DENSITIES)
-    parser.add_argument("--kernel-size", type=int, default=7, choices=(3, 5, 7))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--budget", default=None, choices=tuple(BUDGETS),
-                        help="default: WCONV_PROFILE (smoke|book|full), else book")
-    parser.add_argument("--grid", default=None, choices=GRIDS,
-                        help="run every configuration of a named grid instead of one")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --grid")
-    parser.add_argument("--data-root", default=None, help="default: WCONV_DATA, else data/")
-    parser.add_argument("--results-dir", default=None, help="default: the repository's results/")
-    parser.add_argument("--force", action="store_true", help="retrain even if a result is stored")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    if args.grid is not None:
-        configs = grid(args.grid, args.budget, tuple(args.seeds), args.data_root)
-    else:
-        configs = [make_config(args.arch, args.density, args.kernel_size, args.seed, args.budget,
-                               args.data_root)]
-    for i, config in enumerate(configs):
-        where = results_dir_for(config, args.results_dir)
-        stored = None if args.force else _results.load(config, where)
-        record = stored or run(config, args.data_root, args.results_dir,
-                               progress=not args.no_progress, force=args.force)
-        how = "stored" if stored else f"trained in {record['wall_time_s']:.1f} s"
-        t = record["test"]
-        scores = ", ".join(f"{k} σ=25 {v['25']['mean_psnr']:.2f} dB" for k, v in t.items())
-        print(f"[{i + 1}/{len(configs)}] {config['name']}: {scores} ({how}) -> "
-              f"{_results.result_path(config, where)}", flush=True)
-    return 0
+    """``python -m wconv.denoise ...``: the same as ``python -m wconv denoise ...``."""
+    import sys
+
+    from .__main__ import main as cli
+
+    return cli(["denoise", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -517,6 +517,17 @@ def load_image(path: str | os.PathLike, color: bool) -> Tensor:
     return t.permute(2, 0, 1).contiguous() if t.dim() == 3 else t.unsqueeze(0)
 
 
+def centre_crop(image: Tensor, size: int | None) -> Tensor:
+    """The central ``size x size`` crop of a ``(C, H, W)`` image (the whole image if ``None``
+    or smaller than ``size``)."""
+    if size is None:
+        return image
+    h, w = image.shape[-2:]
+    crop_h, crop_w = min(size, h), min(size, w)
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    return image[:, top:top + crop_h, left:left + crop_w]
+
+
 def load_images(files: Sequence[str | os.PathLike], color: bool) -> list[Tensor]:
     """Read every file with :func:`load_image`; a list of ``uint8`` tensors ``(C, H, W)``."""
     return [load_image(f, color) for f in files]

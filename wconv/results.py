@@ -26,14 +26,13 @@ import json
 import os
 import platform
 import re
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load",
+__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "run_grid",
            "environment", "atomic_write_text"]
 
 #: The repository's committed results folder.
@@ -142,3 +141,21 @@ def load(config: dict, root=None) -> dict | None:
                       "for; the run will be redone")
         return None
     return record
+
+
+def run_grid(configs, run, stored, progress: bool = True, **kwargs) -> list[dict]:
+    """``run(config, progress=progress, **kwargs)`` for every configuration, in order.
+
+    ``stored(config)`` says whether a result is already in the store; the progress bar
+    counts the runs that still have to be trained. Returns the records of ``run``.
+    """
+    from tqdm.auto import tqdm
+
+    missing = [c for c in configs if not stored(c)]
+    records = []
+    with tqdm(total=len(missing), desc="runs to train", disable=not progress or not missing) as bar:
+        for c in configs:
+            records.append(run(c, progress=progress, **kwargs))
+            if c in missing:
+                bar.update(1)
+    return records

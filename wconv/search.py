@@ -1021,7 +1021,7 @@ class TrainingObjective:
         val_files = sorted((p.train[i] for i in order[:s["n_val"]]), key=lambda f: f.name)
         train_files = sorted((p.train[i] for i in order[s["n_val"]:]), key=lambda f: f.name)
         train = dd.load_images(train_files, p.color)
-        val_clean = [_centre_crop(im, s["val_crop"]) for im in dd.load_images(val_files, p.color)]
+        val_clean = [dd.centre_crop(im, s["val_crop"]) for im in dd.load_images(val_files, p.color)]
         val_noisy = dd.noisy_images(val_clean, [f.name for f in val_files], s["val_sigma"], seed=0)
         val = [(n[None], dd.to_float(c)[None]) for n, c in zip(val_noisy, val_clean)]
         return {"protocol": p, "train": train, "val": val,
@@ -1069,7 +1069,6 @@ class TrainingObjective:
         """
         import time as _time
 
-        import torch
         from torch import nn
 
         from . import train as _train
@@ -1131,7 +1130,7 @@ class TrainingObjective:
         p, s = self.data()["protocol"], self.setup
         out = {}
         for name, files in p.test.items():
-            clean_u8 = [_centre_crop(im, s["test_crop"]) for im in dd.load_images(files, p.color)]
+            clean_u8 = [dd.centre_crop(im, s["test_crop"]) for im in dd.load_images(files, p.color)]
             noisy = dd.noisy_images(clean_u8, [f.name for f in files], s["val_sigma"], seed=0)
             scores = evaluate(model.cpu(), noisy, [dd.to_float(c) for c in clean_u8])
             out[f"test_{name}_psnr"] = scores["mean_psnr"]
@@ -1144,15 +1143,6 @@ def torch_randperm(n: int, seed: int) -> list[int]:
     import torch
 
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-
-
-def _centre_crop(image, size):
-    if size is None:
-        return image
-    h, w = image.shape[-2:]
-    sh, sw = min(size, h), min(size, w)
-    y, x = (h - sh) // 2, (w - sw) // 2
-    return image[:, y:y + sh, x:x + sw]
 
 
 def classification_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | None = None,
