@@ -123,10 +123,12 @@ def test_time_budget_stops_and_resume_continues_the_sequence(tmp_path):
     f = quadratic((0.3, 0.7))
     whole = search.direct_search(f, 5, max_evals=25)
     log = tmp_path / "timed.jsonl"
-    slow = Counting(f, sleep=0.01)
-    stopped = search.direct_search(slow, 5, max_evals=25, max_time=0.05, log=log, name="q")
+    # 25 evaluations of 0.05 s cannot fit in 0.3 s; the margin keeps a loaded machine from
+    # spending the whole budget before the first evaluation
+    slow = Counting(f, sleep=0.05)
+    stopped = search.direct_search(slow, 5, max_evals=25, max_time=0.3, log=log, name="q")
     assert stopped.stopped == "max_time" and 1 <= len(stopped.evaluations) < 25
-    assert stopped.seconds >= 0.05
+    assert stopped.seconds >= 0.3
     rest = Counting(f)
     resumed = search.direct_search(rest, 5, max_evals=25, log=log, name="q")
     assert resumed.stopped == "max_evals"
