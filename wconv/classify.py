@@ -92,11 +92,7 @@ BUDGETS = {
 
 
 def _budget(name):
-    if name is None:
-        name = settings.profile()
-    if name not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {name!r}")
-    return name, BUDGETS[name]
+    return settings.budget(name, BUDGETS)
 
 
 def make_config(arch: str = "vgg11", density: str = "paper", kernel_size: int = 3, seed: int = 0,

@@ -145,11 +145,7 @@ BUDGETS = {
 
 
 def _budget(name):
-    if name is None:
-        name = settings.profile()
-    if name not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {name!r}")
-    return name, BUDGETS[name]
+    return settings.budget(name, BUDGETS)
 
 
 def _den(name: str, kernel_size: int):

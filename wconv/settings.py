@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["PROFILES", "profile", "device", "data_root", "describe"]
+__all__ = ["PROFILES", "profile", "budget", "device", "data_root", "describe"]
 
 PROFILES = ("smoke", "book", "full")
 
@@ -35,6 +35,15 @@ def profile() -> str:
     if name not in PROFILES:
         raise ValueError(f"WCONV_PROFILE must be one of {', '.join(PROFILES)}; got {name!r}")
     return name
+
+
+def budget(name: str | None, budgets: dict):
+    """``(name, budgets[name])``, ``name`` defaulting to the active :func:`profile`."""
+    if name is None:
+        name = profile()
+    if name not in budgets:
+        raise ValueError(f"budget must be one of {', '.join(budgets)}; got {name!r}")
+    return name, budgets[name]
 
 
 def device() -> torch.device:
