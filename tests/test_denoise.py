@@ -23,9 +23,16 @@ def test_configs_and_commands():
     assert len(grid) == 20 and len({results.config_key(g) for g in grid}) == 20
     for bad, match in [(dict(arch="unet"), "arch"), (dict(density="box"), "density"),
                        (dict(kernel_size=4), "kernel_size"), (dict(seed=-1), "seed"),
-                       (dict(budget="huge"), "budget")]:
+                       (dict(budget="huge"), "budget"), (dict(epochs=0), "epochs")]:
         with pytest.raises(ValueError, match=match):
             D.make_config(**{"budget": "smoke", **bad})
+    # A longer or shorter schedule is another run, named and reproduced as such.
+    longer = D.make_config("nafnet", "paper", 7, seed=2, budget="smoke", epochs=3)
+    assert longer["epochs"] == 3 and longer["name"].endswith("-smoke-e3")
+    assert D.command(longer).endswith("--budget smoke --epochs 3")
+    assert results.config_key(longer) != results.config_key(c)
+    assert D.make_config("nafnet", "paper", 7, seed=2, budget="smoke", epochs=1) == c
+    assert c["precision"] == "float32" and D.make_config(budget="full")["precision"] == "bfloat16"
     # Same seed, standard vs weighted: same initial weights.
     std = D.build(D.make_config("dncnn", "uniform", 7, 0, "smoke"))
     wtd = D.build(D.make_config("dncnn", "paper", 7, 0, "smoke"))

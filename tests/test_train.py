@@ -16,7 +16,8 @@ def tiny():
     return data.cifar100(n_per_class=3, val_per_class=1, test_per_class=1, seed=0)
 
 
-def _fit(d, checkpoint=None, on_epoch_end=None, density="paper", epochs=2, seed=0):
+def _fit(d, checkpoint=None, on_epoch_end=None, density="paper", epochs=2, seed=0,
+         precision="float32"):
     torch.manual_seed(seed)
     model = models.build_model("vgg11", kernel_size=3, density=density, width=0.125)
     loader = data.TensorLoader(d.train, 50, d.mean, d.std, shuffle=True, augment=True,
@@ -26,7 +27,7 @@ def _fit(d, checkpoint=None, on_epoch_end=None, density="paper", epochs=2, seed=
     out = train.fit(model, loader, val, loss_fn=nn.functional.cross_entropy,
                     metrics=train.accuracy_metrics(), epochs=epochs, lr=0.05, seed=seed,
                     test_loader=test, checkpoint=checkpoint, checkpoint_key="tiny",
-                    device="cpu", progress=False, on_epoch_end=on_epoch_end)
+                    device="cpu", precision=precision, progress=False, on_epoch_end=on_epoch_end)
     return model, out
 
 
@@ -120,6 +121,26 @@ def test_topk_accuracy():
 def test_bad_options(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call([nn.Parameter(torch.zeros(1))])
+
+
+def test_bfloat16_training_learns_and_stays_close_to_float32(tiny):
+    """Mixed precision: float32 weights and losses, a bfloat16 forward pass in channels-last
+    layout; one epoch moves the loss like float32 does, and the output is float32."""
+    m32, out32 = _fit(tiny, epochs=1, precision="float32")
+    m16, out16 = _fit(tiny, epochs=1, precision="bfloat16")
+    assert all(p.dtype == torch.float32 for p in m16.parameters())
+    assert m16.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    l32, l16 = out32["epochs"][0]["train_loss"], out16["epochs"][0]["train_loss"]
+    assert abs(l16 - l32) < 0.05 * l32, (l16, l32)
+    assert math.isfinite(out16["final"]["test_loss"]) and out16["final"]["test_loss"] != out32["final"]["test_loss"]
+    x = torch.randn(2, 3, 32, 32)
+    y = train.forward(m16, x, "cpu", "bfloat16")
+    assert y.dtype == torch.float32 and y.shape == (2, 100)
+
+
+def test_bad_precision():
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16; got 'fp16'"):
+        train.fit(nn.Linear(1, 1), [], loss_fn=nn.functional.mse_loss, epochs=1, precision="fp16")
 
 
 def test_bad_epochs():

@@ -82,10 +82,12 @@ def _denoise(args) -> int:
     from . import denoise, results
 
     if args.grid is not None:
+        if args.epochs is not None:
+            raise SystemExit("--epochs applies to one run, not to --grid")
         configs = denoise.grid(args.grid, args.budget, tuple(args.seeds), args.data_root)
     else:
         configs = [denoise.make_config(args.arch, args.density, args.kernel_size, args.seed,
-                                       args.budget, args.data_root)]
+                                       args.budget, args.data_root, args.epochs)]
     for i, config in enumerate(configs):
         where = denoise.results_dir_for(config, args.results_dir)
         stored = None if args.force else results.load(config, where)
@@ -105,6 +107,8 @@ def add_denoise(subparsers) -> None:
     p = subparsers.add_parser("denoise", help="train (or load) denoising runs (DnCNN, NAFNet)")
     _add_run_arguments(p, denoise.ARCHS, denoise.DENSITIES, denoise.BUDGETS, denoise.GRIDS,
                        arch="dncnn", density="paper", kernel_size=7)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="train this many epochs instead of the budget's (not with --grid)")
     p.set_defaults(func=_denoise)
 
 

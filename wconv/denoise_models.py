@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 from .conv import WeightedConv2d
 from .metrics import psnr, ssim
+from .train import forward
 
 __all__ = ["conv2d", "DnCNN", "NAFNet", "NAFBlock", "LayerNorm2d", "SimpleGate", "ARCHITECTURES",
            "build", "denoise", "evaluate"]
@@ -286,10 +287,11 @@ def build(arch: str, channels: int = 3, kernel_size: int = 3, density=None, **kw
 
 
 @torch.no_grad()
-def denoise(model: nn.Module, noisy: Tensor, clip: bool = True) -> Tensor:
+def denoise(model: nn.Module, noisy: Tensor, clip: bool = True, precision: str = "float32") -> Tensor:
     """Run ``model`` in eval mode on one image ``(C, H, W)`` or a batch; clip to ``[0, 1]``.
 
-    The model's training/eval mode is restored afterwards.
+    The model's training/eval mode is restored afterwards. ``precision``: as in
+    :func:`wconv.train.fit` (``'bfloat16'`` for a model trained that way).
     """
     if not isinstance(noisy, Tensor) or noisy.dim() not in (3, 4):
         raise ValueError(f"noisy must be a tensor (C, H, W) or (N, C, H, W), got "
@@ -299,17 +301,19 @@ def denoise(model: nn.Module, noisy: Tensor, clip: bool = True) -> Tensor:
     try:
         device = next(model.parameters()).device
         x = noisy.to(device)
-        out = model(x.unsqueeze(0) if noisy.dim() == 3 else x)
+        out = forward(model, x.unsqueeze(0) if noisy.dim() == 3 else x, device, precision)
         out = out[0] if noisy.dim() == 3 else out
     finally:
         model.train(was_training)
     return out.clamp(0, 1) if clip else out
 
 
-def evaluate(model: nn.Module, noisy: Sequence[Tensor], clean: Sequence[Tensor]) -> dict:
+def evaluate(model: nn.Module, noisy: Sequence[Tensor], clean: Sequence[Tensor],
+             precision: str = "float32") -> dict:
     """PSNR (dB) and SSIM of ``model`` on paired images (``float`` ``(C, H, W)`` in ``[0, 1]``).
 
-    The output is clipped to ``[0, 1]`` before scoring (``data_range=1``).
+    The output is clipped to ``[0, 1]`` before scoring (``data_range=1``); ``precision``
+    as in :func:`denoise`.
 
     Returns:
         ``{'psnr': [...], 'ssim': [...], 'mean_psnr': float, 'mean_ssim': float}``,
@@ -320,7 +324,7 @@ def evaluate(model: nn.Module, noisy: Sequence[Tensor], clean: Sequence[Tensor])
                          f"{len(clean)} images")
     p, s = [], []
     for x, y in zip(noisy, clean):
-        out = denoise(model, x).cpu()
+        out = denoise(model, x, precision=precision).cpu()
         p.append(float(psnr(out, y)))
         s.append(float(ssim(out, y)))
     return {"psnr": p, "ssim": s, "mean_psnr": sum(p) / len(p), "mean_ssim": sum(s) / len(s)}

@@ -41,7 +41,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["fit", "evaluate", "topk_accuracy", "accuracy_metrics", "make_optimizer",
+__all__ = ["fit", "evaluate", "forward", "autocast", "PRECISIONS", "topk_accuracy", "accuracy_metrics", "make_optimizer",
            "make_scheduler", "OPTIMIZERS", "SCHEDULES", "setup_distributed", "is_main_process",
            "atomic_save", "throughput", "unwrap"]
 
@@ -180,13 +180,41 @@ def _reduce(values: Tensor) -> Tensor:
     return values
 
 
+#: Arithmetic of the forward pass (see :func:`fit`).
+PRECISIONS = ("float32", "bfloat16")
+
+
+def autocast(device, precision: str = "float32"):
+    """The :func:`torch.autocast` context of ``precision`` on ``device`` (off for float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    device = torch.device(device)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
+def forward(model: nn.Module, x: Tensor, device, precision: str = "float32") -> Tensor:
+    """``model(x)`` in ``precision`` (see :func:`fit`).
+
+    For ``'bfloat16'`` the model runs under autocast on a channels-last ``x`` and
+    the result is cast back to float32; ``'float32'`` is a plain call.
+    """
+    autocast(device, precision)   # checks precision
+    if precision == "float32":
+        return model(x)
+    if x.dim() == 4:   # oneDNN's and cuDNN's bfloat16 convolutions are fastest channels-last
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(device, precision):
+        return model(x).float()
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, metrics: dict | None = None,
-             device=None) -> dict:
+             device=None, precision: str = "float32") -> dict:
     """Mean loss and metrics of ``model`` over ``loader`` (eval mode, no gradients).
 
     Under DistributedDataParallel each process evaluates its share of every
     batch and the sums are all-reduced, so every process returns the same numbers.
+    ``precision`` is as in :func:`fit`; losses and metrics are computed in float32.
 
     Returns:
         ``{'loss': float, <metric name>: float, ...}``.
@@ -198,7 +226,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, metrics: dic
     sums = torch.zeros(len(metrics) + 2, dtype=torch.float64, device=device)
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        out = model(x)
+        out = forward(model, x, device, precision)
         n = len(y)
         row = [loss_fn(out, y).double() * n] + [m(out, y).double().sum() for m in metrics.values()]
         sums += torch.stack(row + [torch.tensor(float(n), dtype=torch.float64, device=device)])
@@ -216,7 +244,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4,
         nesterov: bool = False, schedule: str = "cosine", seed: int = 0,
         test_loader: Iterable | None = None, checkpoint=None, checkpoint_key=None,
-        device=None, progress: bool = True, desc: str = "train",
+        device=None, precision: str = "float32", progress: bool = True, desc: str = "train",
         on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
     """Train ``model`` for ``epochs`` epochs and return its metrics.
 
@@ -236,6 +264,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         checkpoint_key: any picklable value naming the run; a checkpoint with
             another key is ignored (training starts over).
         device: default :func:`wconv.settings.device`.
+        precision: ``'float32'``, or ``'bfloat16'`` for mixed precision: the forward
+            pass runs under :func:`torch.autocast` in bfloat16 (weights, optimizer
+            and loss stay float32) and 4-D models use the channels-last layout.
+            On CPUs with AMX and on recent GPUs this is several times faster.
         progress: show a tqdm bar (``tqdm.auto``: notebook or terminal).
         desc: the bar's label.
         on_epoch_end: called as ``on_epoch_end(epoch, row)`` after each checkpoint;
@@ -256,8 +288,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     metrics = metrics or {}
     device = torch.device(device) if device is not None else settings.device()
+    autocast(device, precision)   # refuse a bad precision before any work
     rank, world = _world()
     model = model.to(device)
+    if precision == "bfloat16":
+        model = model.to(memory_format=torch.channels_last)
     core = model
     if world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
         model = nn.parallel.DistributedDataParallel(
@@ -291,7 +326,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             lr_now = opt.param_groups[0]["lr"]
             for x, y in train_loader:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                out = model(x)
+                out = forward(model, x, device, precision)
                 loss = loss_fn(out, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -313,7 +348,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 row[f"train_{name}"] = sums[i + 1].item() / count
             if val_loader is not None:
                 row.update({f"val_{k}": v for k, v in
-                            evaluate(model, val_loader, loss_fn, metrics, device).items()})
+                            evaluate(model, val_loader, loss_fn, metrics, device,
+                                     precision).items()})
             row["train_time_s"] = train_time
             row["time_s"] = time.perf_counter() - t0
             elapsed += train_time
@@ -334,7 +370,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     final = {k: v for k, v in history[-1].items() if k.startswith("val_")}
     if test_loader is not None:
         final.update({f"test_{k}": v for k, v in
-                      evaluate(model, test_loader, loss_fn, metrics, device).items()})
+                      evaluate(model, test_loader, loss_fn, metrics, device,
+                                     precision).items()})
     return {"epochs": history, "final": final, "train_time_s": elapsed,
             "images_per_s": seen / elapsed if elapsed > 0 else float("nan"),
             "resumed_from": resumed_from}
