@@ -7,6 +7,8 @@ fails the test named after the notebook, with the traceback.
 """
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pytest
 
@@ -22,6 +24,10 @@ def test_committed_without_outputs(path):
              and (cell.get("outputs") or cell.get("execution_count") is not None)]
     assert dirty == [], f"{path}: code cells {dirty} have outputs or execution counts"
     assert "widgets" not in nb.metadata, f"{path}: saved widget state in the metadata"
+    # nbformat 4.5 requires cell ids; nbformat.read would add missing ones silently
+    raw = json.loads((ROOT / path).read_text(encoding="utf-8"))
+    no_id = [i for i, cell in enumerate(raw["cells"]) if not cell.get("id")]
+    assert no_id == [], f"{path}: cells {no_id} have no id"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)
