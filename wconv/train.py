@@ -41,9 +41,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["fit", "evaluate", "forward", "autocast", "PRECISIONS", "topk_accuracy", "accuracy_metrics", "make_optimizer",
-           "make_scheduler", "OPTIMIZERS", "SCHEDULES", "setup_distributed", "is_main_process",
-           "atomic_save", "throughput", "unwrap"]
+__all__ = ["fit", "evaluate", "forward", "PRECISIONS", "topk_accuracy", "accuracy_metrics",
+           "make_optimizer", "make_scheduler", "OPTIMIZERS", "SCHEDULES", "setup_distributed",
+           "is_main_process", "atomic_save", "throughput", "unwrap"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant")
@@ -184,26 +184,24 @@ def _reduce(values: Tensor) -> Tensor:
 PRECISIONS = ("float32", "bfloat16")
 
 
-def autocast(device, precision: str = "float32"):
-    """The :func:`torch.autocast` context of ``precision`` on ``device`` (off for float32)."""
+def _check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    device = torch.device(device)
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+    return precision
 
 
 def forward(model: nn.Module, x: Tensor, device, precision: str = "float32") -> Tensor:
     """``model(x)`` in ``precision`` (see :func:`fit`).
 
-    For ``'bfloat16'`` the model runs under autocast on a channels-last ``x`` and
-    the result is cast back to float32; ``'float32'`` is a plain call.
+    For ``'bfloat16'`` the model runs under :func:`torch.autocast` on a
+    channels-last ``x`` and the result is cast back to float32; ``'float32'``
+    is a plain call.
     """
-    autocast(device, precision)   # checks precision
-    if precision == "float32":
+    if _check_precision(precision) == "float32":
         return model(x)
     if x.dim() == 4:   # oneDNN's and cuDNN's bfloat16 convolutions are fastest channels-last
         x = x.contiguous(memory_format=torch.channels_last)
-    with autocast(device, precision):
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
         return model(x).float()
 
 
@@ -288,7 +286,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     metrics = metrics or {}
     device = torch.device(device) if device is not None else settings.device()
-    autocast(device, precision)   # refuse a bad precision before any work
+    _check_precision(precision)
     rank, world = _world()
     model = model.to(device)
     if precision == "bfloat16":
@@ -371,7 +369,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     if test_loader is not None:
         final.update({f"test_{k}": v for k, v in
                       evaluate(model, test_loader, loss_fn, metrics, device,
-                                     precision).items()})
+                               precision).items()})
     return {"epochs": history, "final": final, "train_time_s": elapsed,
             "images_per_s": seen / elapsed if elapsed > 0 else float("nan"),
             "resumed_from": resumed_from}
