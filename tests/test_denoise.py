@@ -86,3 +86,7 @@ def test_smoke_run_is_stored_and_summarised(tmp_path):
     assert table.count("\n") == 3 and "± " in table
     wide = D.format_wide(rows, "Kodak24")
     assert wide.count("\n") == 3 and "σ=50 SSIM" in wide
+    one = D.format_run(r).splitlines()
+    assert len(one) == 2 + 2 * 3                              # header + 2 test sets x 3 sigmas
+    assert one[3].startswith("| CBSD68 (2 images) | 25 | ")
+    assert f"{r['test']['CBSD68']['25']['mean_psnr']:.2f}" in one[3]

@@ -58,7 +58,7 @@ from .denoise_models import denoise, evaluate
 from .metrics import psnr
 
 __all__ = ["Budget", "BUDGETS", "ARCHS", "DENSITIES", "make_config", "command", "build", "run",
-           "grid", "run_grid", "summary", "format_table", "format_wide", "plot_curves", "plot_sigma",
+           "grid", "run_grid", "summary", "format_table", "format_run", "format_wide", "plot_curves", "plot_sigma",
            "plot_panel", "panel_images", "results_dir_for", "initial_psnr", "CHECKPOINT_DIR", "SMOKE_RESULTS_DIR",
            "PUBLISHED", "reference_config"]
 
@@ -95,8 +95,8 @@ def reference_config(root=None) -> dict:
     """The run that measures our DnCNN against the published colour DnCNN.
 
     A standard 17 x 64 DnCNN with the ``full`` budget's data, patches, batch and
-    bfloat16 arithmetic, trained for 12 epochs (6,000 Adam steps, about 70 minutes
-    on 2 CPU cores with AMX) instead of the budget's 50. Its result is stored
+    bfloat16 arithmetic, trained for 12 epochs (6,000 Adam steps; 77 minutes
+    measured on 2 Xeon cores with AMX) instead of the budget's 50. Its result is stored
     like any other run; the book reads it and never trains it.
     """
     return make_config("dncnn", "uniform", 3, seed=0, budget="full", root=root, epochs=12)
@@ -149,7 +149,7 @@ BUDGETS = {
                    nafnet={"width": 12, "enc_blocks": [1, 1], "middle_blocks": 1,
                            "dec_blocks": [1, 1]}),
     # the papers' scale: DnCNN 17x64, NAFNet of the paper's SIDD size; for a GPU or an
-    # AMX CPU (bfloat16 autocast: DnCNN 17x64 about 5 min per epoch on 2 Xeon cores with AMX)
+    # AMX CPU (bfloat16 autocast: DnCNN 17x64 measured 6.4 min per epoch on 2 Xeon cores)
     "full": Budget(source="auto", n_train=None, n_val=10, val_crop=256, n_test=None,
                    test_crop=None, patch=50, batch_size=64, patches_per_epoch=64 * 500,
                    epochs=50, precision="bfloat16", dncnn={"depth": 17, "width": 64},
@@ -477,6 +477,18 @@ def format_table(rows, test_set: str, sigma=None) -> str:
     return "\n".join(lines)
 
 
+def format_run(record) -> str:
+    """A Markdown table of one run's test scores: per test set and sigma, the noisy
+    input's PSNR and the output's PSNR and SSIM (whole test set means)."""
+    lines = ["| test set | σ | noisy input (dB) | PSNR (dB) | SSIM |", "| --- | --- | --- | --- | --- |"]
+    for set_name, per_set in record["test"].items():
+        for sigma in record["config"]["test_sigmas"]:
+            s = per_set[str(sigma)]
+            lines.append(f"| {set_name} ({len(per_set['images'])} images) | {sigma} | "
+                         f"{s['noisy_mean_psnr']:.2f} | {s['mean_psnr']:.2f} | {s['mean_ssim']:.4f} |")
+    return "\n".join(lines)
+
+
 def format_wide(rows, test_set: str) -> str:
     """A Markdown table of :func:`summary` rows for one test set: one row per variant,
     PSNR and SSIM (mean ± std over seeds) for every sigma side by side."""
@@ -516,7 +528,8 @@ def plot_curves(records, arch: str, ax=None):
         a = np.array(curves)
         x = np.arange(1, a.shape[1] + 1)
         m = a.mean(0)
-        line, = ax.plot(x, m, marker="o", label=f"{label} ({len(a)} runs)")
+        runs = f"{len(a)} run{'s' if len(a) > 1 else ''}"
+        line, = ax.plot(x, m, marker="o", label=f"{label} ({runs})")
         if len(a) > 1:
             s = a.std(0, ddof=1)
             ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
