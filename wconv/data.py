@@ -31,7 +31,7 @@ from . import settings
 __all__ = [
     "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR100_ARCHIVE", "CIFAR100_MD5", "CIFAR100_FOLDER",
     "load_cifar100", "balanced_subset", "split_per_class", "indices_hash",
-    "TensorDataset", "ClassificationData", "cifar100", "TensorLoader", "augment",
+    "TensorDataset", "ClassificationData", "cifar100", "TensorLoader", "augment", "training_samples",
 ]
 
 #: Per-channel mean and standard deviation of the CIFAR-100 training images (RGB, in [0, 1]).
@@ -324,3 +324,36 @@ class TensorLoader:
             share = slice(self.rank, None, self.world_size)
             x = images[share].to(torch.float32).div_(255).sub_(self.mean).div_(self.std)
             yield x.to(self.device), self.dataset.labels[idx][share].to(self.device)
+
+
+def training_samples(n: int = 8, seed: int = 0, root=None, results_dir=None) -> tuple[Tensor, list[str]]:
+    """``n`` augmented CIFAR-100 training images and their class names, for a page to show.
+
+    The images are drawn from the whole training set with ``seed`` and augmented as
+    in training (:func:`augment`). They are read from the data once and kept in the
+    results store (task ``cifar100-samples``, see :func:`wconv.results.cached`), so a
+    page without the data shows the same pixels.
+
+    Returns:
+        ``(images, names)``: ``uint8`` tensor ``(n, 3, 32, 32)`` and ``n`` fine-label names.
+    """
+    import pickle
+
+    from . import results
+
+    n, seed = _check_int(n, "n", 1), _check_int(seed, "seed")
+
+    def draw():
+        images, labels = load_cifar100(root, train=True)
+        folder = settings.data_root(root) / CIFAR100_FOLDER
+        with open(folder / "meta", "rb") as f:
+            classes = pickle.load(f, encoding="latin1")["fine_label_names"]
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(labels), generator=g)[:n]
+        strip = torch.cat(list(augment(images[idx], g)), dim=2)     # (3, 32, 32 n)
+        return {"images": results.image_to_text(strip), "names": [classes[i] for i in labels[idx]]}
+
+    record = results.cached({"task": "cifar100-samples", "name": f"n{n}-s{seed}", "n": n,
+                             "seed": seed}, draw, results_dir)
+    strip = results.image_from_text(record["images"])
+    return torch.stack(strip.split(32, dim=2)), record["names"]

@@ -36,9 +36,7 @@ Example::
 """
 from __future__ import annotations
 
-import base64
 import functools
-import io
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -59,7 +57,7 @@ from .metrics import psnr
 
 __all__ = ["Budget", "BUDGETS", "ARCHS", "DENSITIES", "make_config", "command", "build", "run",
            "grid", "run_grid", "summary", "format_table", "format_run", "format_wide", "plot_curves", "plot_sigma",
-           "plot_panel", "panel_images", "results_dir_for", "initial_psnr", "CHECKPOINT_DIR", "SMOKE_RESULTS_DIR",
+           "plot_panel", "panel_images", "test_image", "DATASETS", "results_dir_for", "initial_psnr", "CHECKPOINT_DIR", "SMOKE_RESULTS_DIR",
            "PUBLISHED", "reference_config"]
 
 ARCHS = ("dncnn", "nafnet")
@@ -267,16 +265,6 @@ def _psnr_metric(output, target):
     return psnr(output.clamp(0, 1), target)
 
 
-def _png_b64(image_u8: torch.Tensor) -> str:
-    from PIL import Image
-
-    arr = image_u8.permute(1, 2, 0).numpy()
-    arr = arr[..., 0] if arr.shape[2] == 1 else arr
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 #: Side of the zoomed crop stored with each result for the image panels.
 PANEL = 64
 
@@ -336,7 +324,9 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
                 crop = (out_img[:, y:y + h, x:x + w] * 255).round().to(torch.uint8)
                 panel = {"test_set": set_name, "image": names[0], "sigma": sigma,
                          "box": [y, x, h, w], "crop_size": config["test_crop"],
-                         "psnr": scores["psnr"][0], "png_base64": _png_b64(crop)}
+                         "psnr": scores["psnr"][0], "png_base64": _results.image_to_text(crop)}
+                test_image(config["source"], set_name, names[0], config["test_crop"], root,
+                           results_dir)   # the panel's clean pixels, for pages without the data
     record = {"epochs": out["epochs"], "test": test, "panel": panel, "data": info,
               "seed": config["seed"], "wall_time_s": time.perf_counter() - t0,
               "train_time_s": out["train_time_s"], "test_time_s": time.perf_counter() - t_test,
@@ -349,7 +339,7 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     return _results.load(config, results_dir) or dict(record, config=config)
 
 
-def initial_psnr(configs, root=None) -> list[dict]:
+def initial_psnr(configs, root=None, results_dir=None) -> list[dict]:
     """Mean validation PSNR (σ = 25, dB) of the *untrained* model of each configuration.
 
     Where training starts: a weighted model's effective kernel ``W ⊙ Φ`` is
@@ -357,8 +347,13 @@ def initial_psnr(configs, root=None) -> list[dict]:
     to its input than the standard model's. Models run in eval mode on the
     validation crops of :func:`run`.
 
+    Measured once where the data is and kept in the results store (task
+    ``denoise-initial``, see :func:`wconv.results.cached`), so a page without the
+    data reads it back.
+
     Args:
         configs: one configuration or a list of them.
+        root: data root; results_dir: as in :func:`run`.
 
     Returns:
         One ``{'untrained': dB, 'noisy': dB}`` per configuration (a single dict
@@ -367,16 +362,20 @@ def initial_psnr(configs, root=None) -> list[dict]:
     single = isinstance(configs, dict)
     out, cache = [], {}
     for config in ([configs] if single else configs):
-        key = tuple(config[k] for k in ("source", "n_train", "n_val", "val_crop", "n_test"))
-        if key not in cache:
-            p, _, val, _, _ = _data(config, root)
-            noisy = torch.cat([x for x, _ in val])
-            clean = torch.cat([y for _, y in val])
-            cache[key] = (p.channels, noisy, clean, float(psnr(noisy.clamp(0, 1), clean).mean()))
-        channels, noisy, clean, noisy_psnr = cache[key]
-        model = build(config, channels)
-        out.append({"untrained": float(psnr(denoise(model, noisy), clean).mean()),
-                    "noisy": noisy_psnr})
+        def measure(config=config):
+            key = tuple(config[k] for k in ("source", "n_train", "n_val", "val_crop", "n_test"))
+            if key not in cache:
+                p, _, val, _, _ = _data(config, root)
+                noisy = torch.cat([x for x, _ in val])
+                clean = torch.cat([y for _, y in val])
+                cache[key] = (p.channels, noisy, clean, float(psnr(noisy.clamp(0, 1), clean).mean()))
+            channels, noisy, clean, noisy_psnr = cache[key]
+            model = build(config, channels)
+            return {"untrained": float(psnr(denoise(model, noisy), clean).mean()), "noisy": noisy_psnr}
+
+        stored = _results.cached({"task": "denoise-initial", "name": config["name"], "run": config},
+                                 measure, results_dir_for(config, results_dir))
+        out.append({"untrained": stored["untrained"], "noisy": stored["noisy"]})
     return out[0] if single else out
 
 
@@ -563,22 +562,39 @@ def plot_sigma(rows, arch: str, test_set: str, ax=None):
     return ax
 
 
+#: Denoising source -> the data sets (:data:`wconv.datasets.FOLDERS`) it reads.
+DATASETS = {"color": ("bsds500", "cbsd68", "kodak24"), "gray": ("train400", "bsd68", "set12"),
+            "div2k": ("div2k-valid",), "div2k-full": ("div2k-train", "div2k-valid")}
+
+
+def test_image(source: str, test_set: str, image: str, crop: int | None, root=None,
+               results_dir=None) -> torch.Tensor:
+    """The clean centre crop (``uint8`` ``(C, crop, crop)``) of one test image, as runs score it.
+
+    Read from the image files when they are there and kept in the results store (task
+    ``denoise-image``), so that a page without the data still shows the pixels its
+    numbers were measured on.
+    """
+    def read():
+        p = dd.protocol(source, root, seed=0)
+        files = {f.name: f for f in p.test[test_set]}
+        return {"image": _results.image_to_text(dd.centre_crop(dd.load_image(files[image], p.color), crop))}
+
+    config = {"task": "denoise-image", "name": f"{test_set}-{Path(image).stem}-c{crop}",
+              "source": source, "test_set": test_set, "image": image, "crop": crop}
+    return _results.image_from_text(_results.cached(config, read, results_dir)["image"])
+
+
 def panel_images(record: dict, root=None) -> dict:
     """Clean, noisy and denoised zoomed crops (``uint8`` ``(C, h, w)``) of a record's panel."""
-    from PIL import Image
-
     c, pnl = record["config"], record["panel"]
-    p = dd.protocol(c["source"], root, n_test=c["n_test"], seed=0)
-    files = {f.name: f for f in p.test[pnl["test_set"]]}
-    image = dd.centre_crop(dd.load_image(files[pnl["image"]], p.color), c["test_crop"])
+    image = test_image(c["source"], pnl["test_set"], pnl["image"], c["test_crop"], root,
+                       results_dir_for(c))
     noisy = dd.noisy_images([image], [pnl["image"]], pnl["sigma"], seed=0)[0]
     y, x, h, w = pnl["box"]
-    arr = np.array(Image.open(io.BytesIO(base64.b64decode(pnl["png_base64"]))))
-    out = torch.from_numpy(arr)
-    out = out.permute(2, 0, 1) if out.dim() == 3 else out[None]
     return {"full": image, "clean": image[:, y:y + h, x:x + w],
             "noisy": (noisy[:, y:y + h, x:x + w].clamp(0, 1) * 255).round().to(torch.uint8),
-            "output": out, "box": pnl["box"]}
+            "output": _results.image_from_text(pnl["png_base64"]), "box": pnl["box"]}
 
 
 def plot_panel(records: dict, root=None):

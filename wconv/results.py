@@ -32,8 +32,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "run_grid",
-           "environment", "atomic_write_text"]
+__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "cached",
+           "run_grid", "environment", "atomic_write_text", "image_to_text", "image_from_text"]
 
 #: The repository's committed results folder.
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
@@ -141,6 +141,49 @@ def load(config: dict, root=None) -> dict | None:
                       "for; the run will be redone")
         return None
     return record
+
+
+def cached(config: dict, compute, root=None) -> dict:
+    """The stored record of ``config``, or ``compute()``'s record, stored first.
+
+    For what a page shows that is measured on real data but is not a training run
+    (an untrained model's score, the pixels of a test crop): measured once where the
+    data is, stored beside the runs, and read back where it is not.
+    ``compute`` raises (e.g. ``FileNotFoundError``) when it cannot measure.
+    """
+    record = load(config, root)
+    if record is None:
+        save(config, compute(), root)
+        record = load(config, root)
+    return record
+
+
+def image_to_text(image: torch.Tensor) -> str:
+    """A ``uint8`` image ``(C, H, W)`` (C = 1 or 3) as base64 PNG text, lossless, for a record."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"image must be a uint8 tensor (C, H, W) with C in (1, 3), got "
+                         f"{image.dtype} {tuple(image.shape)}")
+    array = image.permute(1, 2, 0).squeeze(2).contiguous().numpy()
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_from_text(text: str) -> torch.Tensor:
+    """The ``uint8`` image ``(C, H, W)`` of :func:`image_to_text`."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    array = torch.from_numpy(np.array(Image.open(io.BytesIO(base64.b64decode(text)))))
+    return array.permute(2, 0, 1).contiguous() if array.dim() == 3 else array[None]
 
 
 def run_grid(configs, run, stored, progress: bool = True, **kwargs) -> list[dict]:

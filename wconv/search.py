@@ -1028,6 +1028,27 @@ class TrainingObjective:
                 "info": {"protocol": p.description, "train": [f.name for f in train_files],
                          "val": [f.name for f in val_files]}}
 
+    def data_summary(self, results_dir=None) -> dict:
+        """What the objective trains and scores on: ``{'description', 'noisy_val_psnr'}``.
+
+        ``noisy_val_psnr`` (denoising only) is the validation images' own PSNR, the score of
+        a network that returns its input. Measured once on the data and kept in the results
+        store (task ``search-data``), so that a page without the data can print it.
+        """
+        from . import results as _results
+        from .metrics import psnr
+
+        def measure():
+            d = self.data()
+            if self.task == "classify":
+                return {"description": f"CIFAR-100: {d.info['train_size']} training, "
+                                       f"{d.info['val_size']} validation images", "noisy_val_psnr": None}
+            noisy = sum(float(psnr(x.clamp(0, 1), y)) for x, y in d["val"]) / len(d["val"])
+            return {"description": d["info"]["protocol"], "noisy_val_psnr": noisy}
+
+        return _results.cached({"task": "search-data", "name": self.name, "objective": self.config},
+                               measure, results_dir)
+
     def build(self, den=None, learnable: bool = False):
         """The model with density ``den`` (None: standard), from the objective's ``W₀``."""
         import torch
