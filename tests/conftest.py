@@ -56,6 +56,10 @@ def pytest_configure(config):
 
 # --------------------------------------------------------------------------------------- data
 
+#: How a skipped test tells the reader to get its data.
+DATA_HINT = "fetch it with `make data`, or set WCONV_DATA to a folder that holds it"
+
+
 def _missing_data(paths) -> list[Path]:
     from wconv.settings import data_root
 
@@ -70,12 +74,23 @@ def _skip_or_fail(reason: str, env: str) -> None:
     pytest.skip(reason)
 
 
+def require_data(*paths) -> Path:
+    """Skip the calling test (fail it under WCONV_REQUIRE_DATA=1) unless these data paths exist.
+
+    Paths are relative to ``wconv.settings.data_root()``, which is returned.
+    """
+    from wconv.settings import data_root
+
+    missing = _missing_data(paths)
+    if missing:
+        _skip_or_fail(f"data missing: {', '.join(map(str, missing))} ({DATA_HINT})",
+                      "WCONV_REQUIRE_DATA")
+    return data_root()
+
+
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("requires_data"):
-        missing = _missing_data(mark.args)
-        if missing:
-            _skip_or_fail(f"data missing: {', '.join(map(str, missing))} "
-                          "(set WCONV_DATA to the data root)", "WCONV_REQUIRE_DATA")
+        require_data(*mark.args)
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +99,7 @@ def data_root() -> Path:
     from wconv.settings import data_root as root
 
     if _missing_data(()):
-        _skip_or_fail(f"data root {root()} missing or empty (set WCONV_DATA)",
-                      "WCONV_REQUIRE_DATA")
+        _skip_or_fail(f"data root {root()} missing or empty ({DATA_HINT})", "WCONV_REQUIRE_DATA")
     return root()
 
 

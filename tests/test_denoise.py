@@ -1,13 +1,13 @@
 """Denoising experiments: configurations, one smoke run on real images, stored results, tables."""
 from __future__ import annotations
 
-import os
 
 import pytest
+from conftest import require_data
 import torch
 
 from wconv import denoise as D
-from wconv import results, settings
+from wconv import results
 
 
 def test_configs_and_commands():
@@ -56,11 +56,7 @@ def test_auto_source_prefers_div2k_when_on_disk(tmp_path):
 
 
 def test_smoke_run_is_stored_and_summarised(tmp_path):
-    root = settings.data_root()
-    if not (root / "denoise" / "CBSD68").is_dir():
-        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
-            pytest.fail(f"denoising data required (WCONV_REQUIRE_DATA=1) but missing under {root}")
-        pytest.skip(f"no denoising data under {root}")
+    require_data("denoise/CBSD68", "denoise/Kodak24", "denoise/BSDS500/train", "denoise/BSDS500/test")
     configs = [D.make_config("dncnn", d, 3, s, "smoke") for s in (0, 1) for d in ("uniform", "paper")]
     recs = D.run_grid(configs, progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck")
     r = recs[1]

@@ -1,15 +1,14 @@
 """DnCNN and NAFNet with standard or weighted convolutions."""
 from __future__ import annotations
 
-import os
 
 import pytest
+from conftest import require_data
 import torch
 from torch import nn
 
 import wconv
 from wconv import denoise_data as dd
-from wconv import settings
 from wconv.denoise_models import DnCNN, NAFBlock, NAFNet, build, conv2d, denoise, evaluate
 
 DEN7 = [0.25, 0.15, 0.55]
@@ -102,12 +101,8 @@ def test_bad_arguments():
 
 
 def test_short_training_on_real_patches_beats_the_noisy_input():
-    root = settings.data_root()
-    folder = root / "denoise" / "CBSD68"
-    if not folder.is_dir():
-        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
-            pytest.fail(f"denoising data required (WCONV_REQUIRE_DATA=1) but {folder} is missing")
-        pytest.skip(f"no denoising data at {folder}")
+    root = require_data("denoise/CBSD68", "denoise/Kodak24", "denoise/BSDS500/train",
+                        "denoise/BSDS500/test")
     p = dd.protocol("color", root, n_train=4, n_test=1, seed=0)
     train = dd.load_images(p.train, color=True)
     patches = dd.RandomPatches(train, patch_size=24, num_patches=16 * 60, sigma=50, seed=0)

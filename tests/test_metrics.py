@@ -2,25 +2,19 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
+from conftest import require_data
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from wconv import denoise_data as dd
-from wconv import settings
 from wconv.metrics import gaussian_window, mean_psnr, mean_ssim, psnr, ssim
 
 
 def _real(folder: str, color: bool, count: int):
-    root = settings.data_root()
-    path = root / "denoise" / folder
-    if not path.is_dir():
-        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
-            pytest.fail(f"denoising data required (WCONV_REQUIRE_DATA=1) but {path} is missing")
-        pytest.skip(f"no denoising data at {path}")
+    path = require_data(f"denoise/{folder}") / "denoise" / folder
     files = sorted(path.iterdir())[:count]
     return [f.name for f in files], dd.load_images(files, color=color)
 

@@ -4,6 +4,7 @@ import math
 import time
 
 import pytest
+from conftest import require_data
 
 from wconv import search
 from wconv.density import PAPER_OPTIMUM_7X7, PAPER_RANGES
@@ -327,14 +328,7 @@ def test_progress_plot_draws_each_dimension(kernel_size, bounds):
 
 # --------------------------------------------------------------------------- training objectives
 def _denoise_data_or_skip():
-    import os
-
-    from wconv import settings
-
-    if not (settings.data_root() / "denoise" / "BSDS500").is_dir():
-        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
-            pytest.fail(f"denoising data missing under {settings.data_root()}")
-        pytest.skip(f"denoising data missing under {settings.data_root()}")
+    require_data("denoise/BSDS500/train", "denoise/BSDS500/test", "denoise/CBSD68", "denoise/Kodak24")
 
 
 def test_denoising_objective_is_a_deterministic_function_of_den(tmp_path):
