@@ -36,7 +36,8 @@ class WeightedConvMixin:
         self.learnable_density = learnable_density
         sizes = tuple(self.kernel_size)
         factory = {"device": self.weight.device, "dtype": self.weight.dtype}
-        phi = _density.mask(density, sizes)
+        # Built in the weight's dtype: a density whose mask overflows it is refused here.
+        phi = _density.mask(density, sizes, dtype=self.weight.dtype)
         self._full_mask = isinstance(density, Tensor)
         # Kept for repr and introspection; a mask tensor lives only in the buffer.
         self.density = None if self._full_mask else density
@@ -61,6 +62,10 @@ class WeightedConvMixin:
             # the centre tap is the constant 1, so no projection step is ever needed.
             self.log_den = nn.ParameterList(log_den)
             self.register_buffer("density_mask", None)
+            with torch.no_grad():  # exp(log_den) in the weight's dtype must stay finite too
+                _density._check_dtype_fits(self.weight_mask(), density, self.weight.dtype,
+                                           " once learnable (stored as log_den, used as "
+                                           "exp(log_den))")
         else:
             self.log_den = None
             self.register_buffer("density_mask", phi.to(**factory).reshape(1, 1, *sizes))
