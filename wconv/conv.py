@@ -140,7 +140,9 @@ class WeightedConv1d(WeightedConvMixin, nn.Conv1d):
         density: ``None`` (uniform, a standard convolution), the papers' ``den``
             (list or tuple of ``(k - 1) / 2`` positive numbers, outermost first;
             profile ``[*den, 1, *reversed(den)]``), a mask tensor of shape
-            ``kernel_size``, or a :class:`wconv.density.Density`.
+            ``kernel_size``, or a :class:`wconv.density.Density`. Booleans are
+            refused (``TypeError``), and so is a mask with an entry that is not
+            finite in the layer's ``dtype`` (``ValueError``).
         learnable_density: learn ``den`` by gradient descent. It is stored as
             ``log_den`` and used as ``exp(log_den)``, so it stays positive; the
             centre tap is the constant 1.
@@ -182,7 +184,9 @@ class WeightedConv2d(WeightedConvMixin, nn.Conv2d):
             shape ``kernel_size``, a :class:`wconv.density.Density`
             (``Gaussian(sigma)``, ``Triangular(half_width)``, ``Profile(values)``, ...),
             or one ``den`` / Density per axis for anisotropic kernels, e.g.
-            ``kernel_size=(3, 5), density=([0.5], [0.3, 0.8])``.
+            ``kernel_size=(3, 5), density=([0.5], [0.3, 0.8])``. The mask is
+            built in the layer's ``dtype``; an entry that overflows it (``inf``)
+            raises ``ValueError``, and booleans raise ``TypeError``.
         learnable_density: learn one profile per axis by gradient descent. Each is
             stored as ``log_den`` and used as ``exp(log_den)``, so it stays
             positive; the centre tap is the constant 1. Adds ``(k - 1) / 2``
