@@ -69,7 +69,8 @@ def test_workflow_deploys_the_book_html(workflow):
     (build_job, upload), = uses(workflow, "actions/upload-pages-artifact")
     assert upload["with"]["path"] == html
     build = workflow["jobs"][build_job]["steps"]
-    assert build.index(upload) > max(i for i, s in enumerate(build) if MAKE.search(s.get("run", "")))
+    last_make = max(i for i, step in enumerate(build) if MAKE.search(step.get("run", "")))
+    assert build.index(upload) > last_make
     assert uses(workflow, "actions/configure-pages")
     (deploy_job, _), = uses(workflow, "actions/deploy-pages")
     deploy = workflow["jobs"][deploy_job]
@@ -77,7 +78,8 @@ def test_workflow_deploys_the_book_html(workflow):
     assert build_job in ([needs] if isinstance(needs, str) else needs)
     assert deploy["environment"]["name"] == "github-pages"
     assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
-    assert workflow["concurrency"]["group"] and workflow["concurrency"]["cancel-in-progress"] is False
+    concurrency = workflow["concurrency"]
+    assert concurrency["group"] and concurrency["cancel-in-progress"] is False
 
 
 def test_workflow_trigger_and_machine(workflow):
@@ -86,7 +88,8 @@ def test_workflow_trigger_and_machine(workflow):
     job = workflow["jobs"][uses(workflow, "actions/upload-pages-artifact")[0][0]]
     setup_python = [s["with"]["python-version"] for _, s in uses(workflow, "actions/setup-python")]
     assert setup_python == ["3.11"] or re.fullmatch(r"python:3\.11-\w+", job.get("container", ""))
-    assert [str(s["with"]["node-version"]) for _, s in uses(workflow, "actions/setup-node")] == ["20"]
+    node = [str(step["with"]["node-version"]) for _, step in uses(workflow, "actions/setup-node")]
+    assert node == ["20"]
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert re.search(r"apt-get install .*\bchromium\b", runs)
     # No ../shared data on GitHub: the data tests must skip there, not fail. So neither the
@@ -135,7 +138,8 @@ def test_binder_python_is_the_ci_python(workflow):
     runtime = (BINDER / "runtime.txt").read_text().strip()  # repo2docker's default is older
     job = workflow["jobs"][uses(workflow, "actions/upload-pages-artifact")[0][0]]
     image = re.fullmatch(r"python:(\d+\.\d+)-\w+", job.get("container", ""))
-    ci = image.group(1) if image else uses(workflow, "actions/setup-python")[0][1]["with"]["python-version"]
+    ci = (image.group(1) if image
+          else uses(workflow, "actions/setup-python")[0][1]["with"]["python-version"])
     assert runtime == f"python-{ci}"
 
 
@@ -145,5 +149,6 @@ def test_binder_postbuild_installs_the_package():
     lines = shell_lines(post.read_text())
     assert "set -e" in lines
     # repo2docker runs postBuild from the repository root: `.` is the repository.
-    installs = [shlex.split(line) for line in lines if re.match(r"(python3? -m )?pip install ", line)]
+    installs = [shlex.split(line) for line in lines
+                if re.match(r"(python3? -m )?pip install ", line)]
     assert any(args[-1] == "." and "--no-deps" in args for args in installs), lines

@@ -379,8 +379,8 @@ def _check_dtype_fits(values: torch.Tensor, density, dtype: torch.dtype,
         given = (f"a density mask tensor ({_tensor_summary(density)})"
                  if isinstance(density, torch.Tensor) else f"density={density!r}")
         raise ValueError(
-            f"{given} overflows {dtype}{how}: its mask has entries beyond {torch.finfo(dtype).max:g}, "
-            f"the largest finite {dtype} value; use smaller values")
+            f"{given} overflows {dtype}{how}: its mask has entries beyond "
+            f"{torch.finfo(dtype).max:g}, the largest finite {dtype} value; use smaller values")
     return values
 
 
