@@ -8,7 +8,7 @@ ASSETS_STAMP := node_modules/.wconv-installed
 # The book's profile (smoke | book | full); the tests choose their own.
 WCONV_PROFILE ?= book
 
-.PHONY: book assets test bench env clean
+.PHONY: book assets test bench env clean publish
 
 env: $(ENV_STAMP)
 
@@ -23,6 +23,12 @@ $(ENV_STAMP): requirements.txt pyproject.toml
 # WCONV_PROFILE (default book). All of it lives in tools/build_book.py, which the tests reuse.
 book: $(ENV_STAMP)
 	$(PY) tools/build_book.py --profile $(WCONV_PROFILE)
+
+# Build the book, then commit _build/html to the gh-pages branch and push it to origin
+# (ghp-import -n: add .nojekyll, -p: push, -f: force the push). For a repository whose Pages
+# source is the gh-pages branch; .github/workflows/book.yml publishes with GitHub Actions.
+publish: book
+	$(VENV)/bin/ghp-import -n -p -f _build/html
 
 # Only the offline browser assets (MathJax, RequireJS, ipywidgets embed manager).
 assets: $(ENV_STAMP)

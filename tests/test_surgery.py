@@ -8,6 +8,7 @@ from torch import nn
 
 import wconv
 from wconv import WeightedConv2d
+from wconv.conv import WeightedConvMixin
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,16 @@ def test_fixed_density_mask_is_saved():
     other = WeightedConv2d(2, 2, 3)
     other.load_state_dict(layer.state_dict())
     assert torch.equal(other.density_mask, layer.density_mask)
+
+
+@pytest.mark.parametrize("density, converted", [
+    (([0.5], [0.3, 0.8]), [(3, 5)]),                     # one den per axis: that shape only
+    (wconv.density.Gaussian(1.0), [(5,), (3, 5), (7, 7)]),  # a family: every odd size
+    (torch.full((7, 7), 0.5), [(7, 7)]),                  # a mask: its own shape
+    ([0.2, 0.4, 0.6], [(7, 7)]),                          # a den of 3 values: 7x7 (and size 7)
+])
+def test_convert_converts_what_the_density_fits(density, converted):
+    model = nn.Sequential(nn.Conv1d(2, 2, 5), nn.Conv2d(2, 2, (3, 5)), nn.Conv2d(2, 2, 4),
+                          nn.Conv2d(2, 2, 7), nn.Conv2d(2, 2, 1))
+    result = wconv.convert(model, density=density)
+    assert [m.kernel_size for m in result if isinstance(m, WeightedConvMixin)] == converted

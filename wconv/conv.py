@@ -36,7 +36,8 @@ class WeightedConvMixin:
         self.learnable_density = learnable_density
         sizes = tuple(self.kernel_size)
         factory = {"device": self.weight.device, "dtype": self.weight.dtype}
-        phi = _density.mask(density, sizes)
+        # Built in the weight's dtype: a density whose mask overflows it is refused here.
+        phi = _density.mask(density, sizes, dtype=self.weight.dtype)
         self._full_mask = isinstance(density, Tensor)
         # Kept for repr and introspection; a mask tensor lives only in the buffer.
         self.density = None if self._full_mask else density
@@ -61,6 +62,10 @@ class WeightedConvMixin:
             # the centre tap is the constant 1, so no projection step is ever needed.
             self.log_den = nn.ParameterList(log_den)
             self.register_buffer("density_mask", None)
+            with torch.no_grad():  # exp(log_den) in the weight's dtype must stay finite too
+                _density._check_dtype_fits(self.weight_mask(), density, self.weight.dtype,
+                                           " once learnable (stored as log_den, used as "
+                                           "exp(log_den))")
         else:
             self.log_den = None
             self.register_buffer("density_mask", phi.to(**factory).reshape(1, 1, *sizes))
@@ -135,7 +140,9 @@ class WeightedConv1d(WeightedConvMixin, nn.Conv1d):
         density: ``None`` (uniform, a standard convolution), the papers' ``den``
             (list or tuple of ``(k - 1) / 2`` positive numbers, outermost first;
             profile ``[*den, 1, *reversed(den)]``), a mask tensor of shape
-            ``kernel_size``, or a :class:`wconv.density.Density`.
+            ``kernel_size``, or a :class:`wconv.density.Density`. Booleans are
+            refused (``TypeError``), and so is a mask with an entry that is not
+            finite in the layer's ``dtype`` (``ValueError``).
         learnable_density: learn ``den`` by gradient descent. It is stored as
             ``log_den`` and used as ``exp(log_den)``, so it stays positive; the
             centre tap is the constant 1.
@@ -177,7 +184,9 @@ class WeightedConv2d(WeightedConvMixin, nn.Conv2d):
             shape ``kernel_size``, a :class:`wconv.density.Density`
             (``Gaussian(sigma)``, ``Triangular(half_width)``, ``Profile(values)``, ...),
             or one ``den`` / Density per axis for anisotropic kernels, e.g.
-            ``kernel_size=(3, 5), density=([0.5], [0.3, 0.8])``.
+            ``kernel_size=(3, 5), density=([0.5], [0.3, 0.8])``. The mask is
+            built in the layer's ``dtype``; an entry that overflows it (``inf``)
+            raises ``ValueError``, and booleans raise ``TypeError``.
         learnable_density: learn one profile per axis by gradient descent. Each is
             stored as ``log_den`` and used as ``exp(log_den)``, so it stays
             positive; the centre tap is the constant 1. Adds ``(k - 1) / 2``

@@ -232,14 +232,29 @@ def _positive_number(value, name: str) -> float:
     return float(value)
 
 
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _refuse_bools(values, name: str) -> None:
+    """Python counts ``True`` as the number 1, but a boolean is never a density value."""
+    for i, v in enumerate(values):
+        if _is_bool(v):
+            raise TypeError(
+                f"{name} must hold numbers, got the boolean {v!r} at position {i} of "
+                f"{list(values)!r}; booleans are not density values (write 1.0, not True)")
+
+
 def _is_number_sequence(value) -> bool:
     return isinstance(value, (list, tuple)) and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+        isinstance(v, numbers.Real) and not _is_bool(v) for v in value)
 
 
 def _number_tensor(values, name: str) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         values = values.detach().flatten().tolist()
+    if isinstance(values, (list, tuple)):
+        _refuse_bools(values, name)
     if not _is_number_sequence(values):
         raise TypeError(f"{name} must be a list or tuple of numbers, got {values!r}")
     return torch.tensor(values, dtype=torch.float64)
@@ -256,6 +271,8 @@ def as_density(density) -> Density:
         return Uniform()
     if isinstance(density, Density):
         return density
+    if isinstance(density, (list, tuple)):
+        _refuse_bools(density, "den")
     if _is_number_sequence(density):
         return Symmetric(density)
     if isinstance(density, str):
@@ -303,11 +320,23 @@ def profile(density, size: int) -> torch.Tensor:
     return profiles(density, (size,))[0]
 
 
-def mask(density, kernel_size) -> torch.Tensor:
-    """The density mask ``Φ`` for a kernel of spatial shape ``kernel_size`` (float64).
+def mask(density, kernel_size, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The density mask ``Φ`` for a kernel of spatial shape ``kernel_size``.
 
-    The mask is the outer product of the per-axis profiles; a tensor ``density``
-    is checked (shape, positivity) and returned as float64.
+    The mask is the outer product of the per-axis profiles, computed in float64
+    and returned in ``dtype``; a tensor ``density`` is checked (shape,
+    positivity) and returned in ``dtype``.
+
+    Args:
+        density: any accepted form (see the module docs).
+        kernel_size: an int or a tuple with one size per spatial axis.
+        dtype: floating point dtype of the result (default ``torch.float64``).
+            A mask with an entry that is not finite in ``dtype`` (a value too
+            large for it, or a product of profile values too large for it)
+            raises ``ValueError``.
+
+    Shape:
+        - Output: ``kernel_size``.
 
     Example::
 
@@ -317,21 +346,47 @@ def mask(density, kernel_size) -> torch.Tensor:
                 [0.2500, 0.5000, 0.2500]], dtype=torch.float64)
     """
     sizes = _kernel_sizes(kernel_size)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating point torch.dtype, got {dtype!r}")
     if isinstance(density, torch.Tensor):
         if tuple(density.shape) != tuple(sizes):
             raise ValueError(
                 f"density mask must have the kernel's spatial shape {tuple(sizes)}, "
                 f"got a tensor of shape {tuple(density.shape)}")
+        if density.dtype == torch.bool:
+            raise TypeError("density mask must hold numbers, got a tensor of dtype torch.bool; "
+                            "booleans are not density values")
         values = density.detach().to(torch.float64)
-        _check_positive_finite(values, "density mask", "a tensor with min "
-                               f"{values.min().item():g} and max {values.max().item():g}")
-        return values.clone()
-    result = None
-    for axis, p in enumerate(profiles(density, sizes)):
-        shape = [1] * len(sizes)
-        shape[axis] = -1
-        result = p.view(shape) if result is None else result * p.view(shape)
-    return result
+        _check_positive_finite(values, "density mask", _tensor_summary(values))
+        result = values.clone()
+    else:
+        result = None
+        for axis, p in enumerate(profiles(density, sizes)):
+            shape = [1] * len(sizes)
+            shape[axis] = -1
+            result = p.view(shape) if result is None else result * p.view(shape)
+    return _check_dtype_fits(result.to(dtype), density, dtype)
+
+
+def _check_dtype_fits(values: torch.Tensor, density, dtype: torch.dtype,
+                      how: str = "") -> torch.Tensor:
+    """Return ``values``, a mask built in ``dtype``, if every entry is finite; else raise.
+
+    Used by :func:`mask` and by the layers, which also check the mask their
+    learnable ``log_den`` gives (``how`` then says so in the message).
+    """
+    if not torch.isfinite(values).all():
+        given = (f"a density mask tensor ({_tensor_summary(density)})"
+                 if isinstance(density, torch.Tensor) else f"density={density!r}")
+        raise ValueError(
+            f"{given} overflows {dtype}{how}: its mask has entries beyond "
+            f"{torch.finfo(dtype).max:g}, the largest finite {dtype} value; use smaller values")
+    return values
+
+
+def _tensor_summary(values: torch.Tensor) -> str:
+    values = values.detach().to(torch.float64)
+    return f"a tensor with min {values.min().item():g} and max {values.max().item():g}"
 
 
 def _kernel_sizes(kernel_size) -> list[int]:
@@ -346,6 +401,8 @@ def _kernel_sizes(kernel_size) -> list[int]:
 
 def _per_axis(density, dims: int):
     """Per-axis densities when ``density`` lists one entry per axis, else None."""
+    if isinstance(density, (list, tuple)):
+        _refuse_bools(density, "density")
     if not isinstance(density, (list, tuple)) or _is_number_sequence(density):
         return None
     if len(density) != dims:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import numbers
+from collections import Counter
 
+import torch
 from torch import nn
 
 from . import density as _density
@@ -58,12 +60,69 @@ def _size_selected(kernel_size: tuple, selected) -> bool:
     return len(set(kernel_size)) == 1 and kernel_size[0] in selected
 
 
-def _density_fits(density, kernel_size) -> bool:
+def _misfit(density, kernel_size) -> str | None:
+    """Why ``density`` cannot weight a kernel of ``kernel_size``; None when it can."""
     try:
         _density.mask(density, kernel_size)
-    except ValueError:
-        return False
-    return True
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _shape(kernel_size) -> str:
+    """``3x3``, ``3x5x5``; ``size-3`` for a 1-D kernel."""
+    return f"size-{kernel_size[0]}" if len(kernel_size) == 1 else "x".join(map(str, kernel_size))
+
+
+def _fitted_shape(density, dims: set) -> tuple | None:
+    """The one kernel shape a den list, a Symmetric, a Profile or a mask tensor fits."""
+    if isinstance(density, torch.Tensor):
+        return tuple(density.shape)
+    if len(dims) != 1:
+        return None
+    if _density._is_number_sequence(density) and density:
+        size = 2 * len(density) + 1
+    elif isinstance(density, _density.Symmetric):
+        size = density.size
+    elif isinstance(density, _density.Profile):
+        size = len(density.values)
+    else:
+        return None
+    return (size,) * next(iter(dims))
+
+
+def _nothing_converted(plain: list, already: int, density, selected) -> str:
+    """The message of the ValueError :func:`convert` raises when it converts no layer."""
+    if not plain:
+        if already:
+            return (f"convert found no nn.Conv1d, nn.Conv2d or nn.Conv3d to convert: the model's "
+                    f"convolutions are weighted already ({already} layer{'s' * (already > 1)})")
+        return "convert found no nn.Conv1d, nn.Conv2d or nn.Conv3d in the model: nothing to convert"
+    counts = Counter(tuple(child.kernel_size) for child in plain)
+    have = ", ".join(f"{_shape(k)} ({n} layer{'s' * (n > 1)})" for k, n in counts.most_common())
+    if selected is not None:
+        return (f"kernel_sizes={sorted(selected, key=str)} selects none of the model's "
+                f"convolutions, whose kernel sizes are {have}")
+    candidates = [k for k in counts if any(size != 1 for size in k)]
+    if not candidates:
+        return (f"the model's only convolutions are {have}: convert leaves 1x1 kernels alone "
+                "(no neighbours to weight) unless kernel_sizes lists them, e.g. kernel_sizes=[1]")
+    fitted = _fitted_shape(density, {len(k) for k in candidates})
+    if fitted in candidates:
+        return _misfit(density, fitted)  # the right shape, a bad value (one that overflows, say)
+    given = (f"a {_shape(density.shape)} mask tensor" if isinstance(density, torch.Tensor)
+             else f"density={density!r}")
+    message = f"{given} fits none of the model's convolutions"
+    if fitted is not None and not isinstance(density, torch.Tensor):
+        message += f": it fits {_shape(fitted)} kernels"
+        if _density._is_number_sequence(density) or isinstance(density, _density.Symmetric):
+            message += " (a den of (k - 1) / 2 values fits k x k)"
+    message += f", and the model's convolutions are {have}; nothing was converted"
+    if fitted in counts:  # a 1x1 density: those layers are skipped unless selected
+        message += " (1x1 kernels are converted only when kernel_sizes lists them)"
+    if fitted is None:
+        message += "".join(f"\n  {_shape(k)}: {_misfit(density, k)}" for k in candidates)
+    return message
 
 
 def convert(model: nn.Module, density=None, learnable_density: bool = False,
@@ -75,8 +134,9 @@ def convert(model: nn.Module, density=None, learnable_density: bool = False,
     listed in ``kernel_sizes`` (when ``None``: every size but 1x1, which has no
     neighbours to weight), and ``density`` can
     weight a kernel of that shape. With ``kernel_sizes=None`` convolutions the
-    density cannot weight (a 1x1 convolution under a 3x3 ``den``, say) are left
-    as they are; with explicit ``kernel_sizes`` that is an error.
+    density cannot weight (a 7x7 convolution under a 3x3 ``den``, say) are left
+    as they are; with explicit ``kernel_sizes`` that is an error. A conversion
+    that converts no layer at all is an error too.
 
     Args:
         model: any ``nn.Module``.
@@ -89,6 +149,14 @@ def convert(model: nn.Module, density=None, learnable_density: bool = False,
 
     Returns:
         The converted model (``model`` itself if ``inplace``).
+
+    Raises:
+        ValueError: when no convolution is converted: the model has none (or
+            only weighted ones), ``kernel_sizes`` selects none, the model's only
+            convolutions are 1x1, or ``density`` fits none of them (a ``den``
+            of ``(k - 1) / 2`` values fits ``k x k`` kernels only); also when
+            ``density`` cannot weight a size ``kernel_sizes`` lists. The model
+            is left unchanged.
 
     Example::
 
@@ -105,26 +173,34 @@ def convert(model: nn.Module, density=None, learnable_density: bool = False,
     if type(model) in _WEIGHTED:
         raise TypeError("convert works on a model that contains convolutions; wrap a lone "
                         "convolution in nn.Sequential")
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            layer_type = type(child)
-            if layer_type not in _WEIGHTED:
+    # Every plain convolution, as (parent, name, layer), before anything is replaced.
+    plain = [(parent, name, child) for parent in model.modules()
+             for name, child in parent.named_children() if type(child) in _WEIGHTED]
+    chosen = []
+    for parent, name, child in plain:
+        kernel_size = tuple(child.kernel_size)
+        if selected is None and all(k == 1 for k in kernel_size):
+            continue  # a 1x1 kernel has no neighbours to weight
+        if selected is not None and not _size_selected(kernel_size, selected):
+            continue
+        if _misfit(density, kernel_size) is not None:
+            if selected is None:
                 continue
-            kernel_size = tuple(child.kernel_size)
-            if selected is None and all(k == 1 for k in kernel_size):
-                continue  # a 1x1 kernel has no neighbours to weight
-            if selected is not None and not _size_selected(kernel_size, selected):
-                continue
-            if not _density_fits(density, kernel_size):
-                if selected is None:
-                    continue
-                _density.mask(density, kernel_size)  # raises the precise error
-            weighted = _WEIGHTED[layer_type](**_conv_args(child), density=density,
-                                             learnable_density=learnable_density)
-            weighted.weight = child.weight
-            weighted.bias = child.bias
-            weighted.train(child.training)
-            setattr(parent, name, weighted)
+            _density.mask(density, kernel_size)  # raises the precise error
+        chosen.append((parent, name, child))
+    if not chosen:
+        already = sum(isinstance(m, WeightedConvMixin) for m in model.modules())
+        raise ValueError(_nothing_converted([c for _, _, c in plain], already, density, selected))
+    replacements = []  # all built before any is set, so that an error leaves the model as it was
+    for parent, name, child in chosen:
+        weighted = _WEIGHTED[type(child)](**_conv_args(child), density=density,
+                                          learnable_density=learnable_density)
+        weighted.weight = child.weight
+        weighted.bias = child.bias
+        weighted.train(child.training)
+        replacements.append((parent, name, weighted))
+    for parent, name, weighted in replacements:
+        setattr(parent, name, weighted)
     return model
 
 
