@@ -133,6 +133,9 @@ def _from_registry(name, title, base, folders, archive=None, size=None) -> DataS
     return DataSet(name, title, base, folders, hashes, urls, archive, size)
 
 
+# Berkeley's archive: its size and sha256 were not measured here (no copy offline); they
+# are those of a public manifest (catid/SoftMenon, benchmark/datasets.json), whose per-file
+# hashes of the test/ members match this project's copy. Only test/ is taken from it.
 _BERKELEY = Archive(
     "https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz",
     "BSR_bsds500.tgz", 70_763_455,
@@ -158,6 +161,7 @@ SETS = {s.name: s for s in [
     _from_registry(
         "cifar100", "CIFAR-100, python version (Krizhevsky, 2009)", "cifar-100-python",
         ("cifar-100-python",),
+        # md5: the one torchvision checks; size: as public download logs report it.
         Archive("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
                 "cifar-100-python.tar.gz", 169_001_437, "md5:eb9058c3a382ffc7106e4002c42a8d85",
                 "cifar-100-python/"), 186_301_098),
