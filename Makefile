@@ -8,7 +8,7 @@ ASSETS_STAMP := node_modules/.wconv-installed
 # The book's profile (smoke | book | full); the tests choose their own.
 WCONV_PROFILE ?= book
 
-.PHONY: book assets test bench env clean publish
+.PHONY: book assets test bench data env clean publish
 
 env: $(ENV_STAMP)
 
@@ -39,6 +39,11 @@ test: $(ENV_STAMP)
 
 bench: $(ENV_STAMP)
 	$(PY) -m wconv.bench
+
+# Every data set the book uses, from the registry in wconv/datasets.py (checksummed,
+# resumable; sets already present are left alone) into WCONV_DATA, else data/.
+data: $(ENV_STAMP)
+	$(PY) -m wconv data fetch --all
 
 clean:
 	rm -rf _build

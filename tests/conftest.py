@@ -206,3 +206,15 @@ EXTRA_PAGES = ("index.html", "genindex.html", "search.html")
 def book_pages() -> list[str]:
     """Every HTML page the book should have, relative to the HTML folder."""
     return [*EXTRA_PAGES, *(f"{name}.html" for name in toc_docnames())]
+
+
+# ------------------------------------------------------------------------- data downloads
+
+@pytest.fixture
+def file_server():
+    """A loopback HTTP server (127.0.0.1) for the data-fetching tests: serves bytes by path,
+    honours Range, can drop a connection mid-file; see ``tests/dataserver.py``."""
+    from dataserver import FileServer
+
+    with FileServer() as server:
+        yield server

@@ -26,12 +26,43 @@ def test_load_cifar100_matches_official_layout():
     assert torch.bincount(test_labels).tolist() == [100] * 100
 
 
-def test_missing_data_names_folder_and_archive(tmp_path):
+def test_missing_data_names_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.delenv("WCONV_FETCH", raising=False)
     with pytest.raises(FileNotFoundError) as info:
-        data.load_cifar100(tmp_path, download=False)
+        data.load_cifar100(tmp_path)
     message = str(info.value)
     assert str(tmp_path / "cifar-100-python") in message
-    assert "cifar-100-python.tar.gz" in message and data.CIFAR100_MD5 in message
+    for part in ("python -m wconv data fetch cifar100", "make data", "WCONV_DATA"):
+        assert part in message
+    assert not any(tmp_path.iterdir())          # by default nothing is downloaded
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_missing_data_is_fetched_through_the_registry_when_asked(tmp_path, monkeypatch, how):
+    from wconv import datasets
+
+    calls = []
+
+    def fetch(*names, root=None, **kwargs):
+        calls.append((names, root))
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(datasets, "fetch", fetch)
+    monkeypatch.setenv("WCONV_FETCH", "1" if how == "environment" else "0")
+    with pytest.raises(ConnectionError, match="offline"):
+        data.load_cifar100(tmp_path, download=True if how == "argument" else None)
+    assert calls == [(("cifar100",), tmp_path)]
+    calls.clear()
+    with pytest.raises(FileNotFoundError):
+        data.load_cifar100(tmp_path, download=False)
+    assert calls == []
+
+
+def test_archive_constants_come_from_the_registry():
+    assert data.CIFAR100_MD5 == "eb9058c3a382ffc7106e4002c42a8d85"
+    assert data.CIFAR100_URL == "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    assert (data.CIFAR100_ARCHIVE, data.CIFAR100_FOLDER) == ("cifar-100-python.tar.gz",
+                                                             "cifar-100-python")
 
 
 @needs_cifar

@@ -1,14 +1,11 @@
-"""Denoising data: resumable, verified DIV2K download and extraction (on small archives in
-DIV2K's layout served over loopback HTTP), the real colour/gray sets, noise and patches."""
+"""Denoising data: DIV2K through the data registry (small archives in DIV2K's layout served
+over loopback HTTP), the real colour/gray sets, noise and patches. The download machinery
+itself (resumption, checksums, atomic extraction) is tested in tests/test_datasets.py."""
 from __future__ import annotations
 
-import hashlib
-import http.server
 import io
 import os
-import threading
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from dataserver import serve_set
+from wconv import datasets
 from wconv import denoise_data as dd
 from wconv import settings
 
@@ -29,195 +28,55 @@ def _png_bytes(rng: np.random.Generator, h: int, w: int, mode: str = "RGB") -> b
     return buf.getvalue()
 
 
-def _div2k_like_zip(names, folder="DIV2K_valid_HR", seed=0) -> tuple[bytes, dict[str, bytes]]:
-    """A zip in DIV2K's layout (``<folder>/<name>.png``) of small random images."""
-    rng = np.random.default_rng(seed)
-    images = {n: _png_bytes(rng, 40 + i, 56) for i, n in enumerate(names)}
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for n, data in images.items():
-            z.writestr(f"{folder}/{n}", data)
-    return buf.getvalue(), images
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``payload`` at any path, honouring ``Range``; can cut the first response short."""
-    payload = b""
-    cut_first_at: int | None = None
-    ignore_range = False
-    log: list = []
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        rng = self.headers.get("Range")
-        type(self).log.append(rng)
-        data, start = self.payload, 0
-        if rng and not self.ignore_range:
-            start = int(rng.split("=")[1].split("-")[0])
-            if start >= len(data):
-                self.send_response(416)
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        if type(self).cut_first_at is not None:
-            self.wfile.write(body[: type(self).cut_first_at])
-            self.wfile.flush()
-            type(self).cut_first_at = None
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    """A loopback HTTP server; yields (handler class, base URL)."""
-    handler = type("Handler", (_Handler,), {"log": [], "cut_first_at": None, "ignore_range": False})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def _archive(url: str, payload: bytes, names, sha=None) -> dd.Archive:
-    return dd.Archive(url + "DIV2K_valid_HR.zip", "DIV2K_valid_HR.zip", len(payload),
-                      sha or hashlib.sha256(payload).hexdigest(), "DIV2K_valid_HR", tuple(names))
-
-
-NAMES = ("0801.png", "0802.png", "0803.png")
-
-
-# --------------------------------------------------------------------------- download / extract
+# --------------------------------------------------------------------------- DIV2K
 
 def test_official_archives_are_recorded():
-    assert dd.DIV2K["valid"].size == 448_993_893
-    assert dd.DIV2K["train"].sha256 == "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335"
-    assert dd.DIV2K["valid"].url == "https://data.vision.ee.ethz.ch/cv/DIV2K/DIV2K_valid_HR.zip"
+    assert dd.DIV2K["valid"] is datasets.SETS["div2k-valid"]
+    assert dd.DIV2K["valid"].archive.size == 448_993_893
+    assert dd.DIV2K["train"].archive.known_hash == (
+        "sha256:9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335")
+    assert dd.DIV2K["valid"].archive.url == "https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip"
     assert len(dd.DIV2K["train"].names) == 800 and dd.DIV2K["valid"].names[0] == "0801.png"
 
 
-def test_interrupted_download_resumes_and_extracts(server, tmp_path):
-    handler, url = server
-    payload, images = _div2k_like_zip(NAMES)
-    handler.payload = payload
-    handler.cut_first_at = len(payload) // 2
-    spec = _archive(url, payload, NAMES)
-
-    with pytest.raises(ConnectionError, match="resumes"):
-        dd.download_div2k(root=tmp_path, archive=spec, retries=0)
-    part = tmp_path / "DIV2K" / "DIV2K_valid_HR.zip.part"
-    assert part.stat().st_size == len(payload) // 2
-    assert not (tmp_path / "DIV2K" / "DIV2K_valid_HR.zip").exists()
-    assert dd.div2k_folder(root=tmp_path, archive=spec) is None
-
-    folder = dd.download_div2k(root=tmp_path, archive=spec, retries=0)
-    assert handler.log == [None, f"bytes={len(payload) // 2}-"]
-    assert not part.exists()
-    assert (tmp_path / "DIV2K" / "DIV2K_valid_HR.zip").read_bytes() == payload
-    assert folder == tmp_path / "DIV2K" / "DIV2K_valid_HR"
-    assert (folder / dd.MARKER).is_file()
-    assert dd.div2k_folder(root=tmp_path, archive=spec) == folder
+def test_download_div2k_fetches_and_extracts_through_the_registry(file_server, monkeypatch,
+                                                                   tmp_path):
+    rng = np.random.default_rng(0)
+    images = {f"{i:04d}.png": _png_bytes(rng, 40 + i % 7, 56) for i in range(801, 804)}
+    spec = serve_set(file_server, "div2k-valid", images, from_archive=tuple(images), kind="zip",
+                     hashes=False)
+    monkeypatch.setitem(datasets.SETS, "div2k-valid", spec)
+    monkeypatch.setitem(dd.DIV2K, "valid", spec)
+    assert dd.div2k_folder(root=tmp_path) is None
+    folder = dd.download_div2k("valid", root=tmp_path, retries=0, progress=False)
+    assert folder == tmp_path / "DIV2K" / "DIV2K_valid_HR" == dd.div2k_folder(root=tmp_path)
+    assert (folder / datasets.MARKER).is_file()
     for n, data in images.items():
         got = dd.load_image(folder / n, color=True)
         want = torch.from_numpy(np.array(Image.open(io.BytesIO(data)))).permute(2, 0, 1)
         assert torch.equal(got, want)
-    # Already complete: no new request.
-    dd.download_div2k(root=tmp_path, archive=spec)
-    assert len(handler.log) == 2
-
-
-def test_dropped_connection_is_resumed_within_one_call(server, tmp_path):
-    handler, url = server
-    payload, _ = _div2k_like_zip(NAMES)
-    handler.payload, handler.cut_first_at = payload, 1000
-    path = dd.download(url + "x.zip", tmp_path / "x.zip", size=len(payload),
-                       sha256=hashlib.sha256(payload).hexdigest(), retries=2, retry_wait=0)
-    assert path.read_bytes() == payload
-    assert handler.log == [None, "bytes=1000-"]
-
-
-def test_server_without_range_support_restarts_cleanly(server, tmp_path):
-    handler, url = server
-    payload, _ = _div2k_like_zip(NAMES)
-    handler.payload, handler.ignore_range = payload, True
-    (tmp_path / "x.zip.part").write_bytes(payload[:500])
-    path = dd.download(url + "x.zip", tmp_path / "x.zip", size=len(payload),
-                       sha256=hashlib.sha256(payload).hexdigest())
-    assert path.read_bytes() == payload
-
-
-def test_checksum_mismatch_is_a_clear_error(server, tmp_path):
-    handler, url = server
-    payload, _ = _div2k_like_zip(NAMES)
-    handler.payload = payload
-    spec = _archive(url, payload, NAMES, sha="0" * 64)
-    with pytest.raises(ValueError, match=r"corrupt: .*sha256 [0-9a-f]{64}, expected 0{64}"):
-        dd.download_div2k(root=tmp_path, archive=spec)
-    base = tmp_path / "DIV2K"
-    assert not (base / "DIV2K_valid_HR.zip.part").exists()
-    assert not (base / "DIV2K_valid_HR.zip").exists()
-    assert not (base / "DIV2K_valid_HR").exists()
-    # A corrupt archive already in place is not silently used.
-    (tmp_path / "z.zip").write_bytes(payload[:-1] + b"!")
-    with pytest.raises(ValueError, match="delete it to download"):
-        dd.download(url + "z.zip", tmp_path / "z.zip", sha256=hashlib.sha256(payload).hexdigest())
-    # A wrong size is caught too.
-    with pytest.raises(ValueError, match="bytes, expected"):
-        dd.download(url + "y.zip", tmp_path / "y.zip", size=len(payload) - 1)
-
-
-def test_half_extracted_folder_never_looks_complete(tmp_path):
-    payload, images = _div2k_like_zip(NAMES)
-    archive = tmp_path / "DIV2K" / "DIV2K_valid_HR.zip"
-    archive.parent.mkdir()
-    archive.write_bytes(payload)
-    spec = dd.Archive("unused", archive.name, len(payload), hashlib.sha256(payload).hexdigest(),
-                      "DIV2K_valid_HR", NAMES)
-    # An interrupted extraction: a partial folder in place and a stale temp folder.
-    partial = tmp_path / "DIV2K" / "DIV2K_valid_HR"
-    partial.mkdir()
+    requests = len(file_server.log)
+    assert dd.download_div2k("valid", root=tmp_path) == folder      # complete: no new request
+    assert len(file_server.log) == requests
+    # A folder without the marker and without every image is not DIV2K.
+    partial = tmp_path / "other" / "DIV2K" / "DIV2K_valid_HR"
+    partial.mkdir(parents=True)
     (partial / "0801.png").write_bytes(images["0801.png"])
-    stale = tmp_path / "DIV2K" / ".DIV2K_valid_HR.abc.tmp"
-    stale.mkdir()
-    assert dd.div2k_folder(root=tmp_path, archive=spec) is None
-    folder = dd.download_div2k(root=tmp_path, archive=spec)   # zip present: no download
-    assert sorted(p.name for p in folder.glob("*.png")) == list(NAMES)
-    assert not stale.exists()
-    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []
+    assert dd.div2k_folder(root=tmp_path / "other") is None
+    with pytest.raises(ValueError, match="split must be one of"):
+        dd.div2k_folder("test", root=tmp_path)
 
 
-def test_bad_archives_are_refused(tmp_path):
-    (tmp_path / "bad.zip").write_bytes(b"not a zip at all")
-    with pytest.raises(ValueError, match="not a valid zip"):
-        dd.extract(tmp_path / "bad.zip", tmp_path / "out", "DIV2K_valid_HR")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("DIV2K_valid_HR/../../evil.png", b"x")
-    (tmp_path / "evil.zip").write_bytes(buf.getvalue())
-    with pytest.raises(ValueError, match="unexpected member"):
-        dd.extract(tmp_path / "evil.zip", tmp_path / "out", "DIV2K_valid_HR")
-    good, _ = _div2k_like_zip(NAMES)
-    damaged = bytearray(good)
-    damaged[len(good) // 3] ^= 0xFF                      # inside the first member's data: CRC error
-    (tmp_path / "crc.zip").write_bytes(bytes(damaged))
-    with pytest.raises(ValueError, match="not a valid zip"):
-        dd.extract(tmp_path / "crc.zip", tmp_path / "out", "DIV2K_valid_HR", NAMES)
-    payload, _ = _div2k_like_zip(NAMES[:2])
-    (tmp_path / "short.zip").write_bytes(payload)
-    with pytest.raises(ValueError, match="lacks 1 expected"):
-        dd.extract(tmp_path / "short.zip", tmp_path / "out", "DIV2K_valid_HR", NAMES)
-    assert not (tmp_path / "out" / "DIV2K_valid_HR").exists()
-    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+def test_missing_sets_name_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.delenv("WCONV_FETCH", raising=False)
+    for source, names in [("color", "bsds500, cbsd68, kodak24"), ("gray", "train400, bsd68, set12"),
+                          ("div2k", "div2k-valid"), ("div2k-full", "div2k-train, div2k-valid")]:
+        with pytest.raises(FileNotFoundError) as info:
+            dd.protocol(source, root=tmp_path)
+        message = str(info.value)
+        assert f"python -m wconv data fetch {names.replace(', ', ' ')}" in message, message
+        assert "make data" in message and "WCONV_DATA" in message
+    assert not any(tmp_path.iterdir())      # nothing was downloaded or created
 
 
 def test_reduced_div2k_protocol_splits_the_validation_images(tmp_path):
@@ -237,7 +96,7 @@ def test_reduced_div2k_protocol_splits_the_validation_images(tmp_path):
     assert len(small.train) == 5 and len(small.test["DIV2K"]) == 10
     record = small.to_dict()
     assert record["name"] == "div2k" and len(record["train"]) == 5
-    with pytest.raises(FileNotFoundError, match="download_div2k"):
+    with pytest.raises(FileNotFoundError, match="python -m wconv data fetch div2k-train"):
         dd.protocol("div2k-full", root=tmp_path)
     with pytest.raises(ValueError, match="source must be one of"):
         dd.protocol("div3k", root=tmp_path)

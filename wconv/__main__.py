@@ -8,6 +8,8 @@ Commands:
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
 * ``denoise`` -- the same for denoising runs (DnCNN, NAFNet; also ``python -m wconv.denoise``).
 * ``throughput`` -- training images/s of a standard and a weighted model, side by side.
+* ``data fetch NAME ... | --all`` -- download, verify and install data sets
+  (:func:`wconv.datasets.fetch`); ``data status`` -- what is present, verified or missing.
 
 To add a command, write ``add_<name>(subparsers)`` that registers a parser with
 ``set_defaults(func=...)`` and list it in :data:`COMMANDS`.
@@ -134,8 +136,62 @@ def add_throughput(subparsers) -> None:
     p.set_defaults(func=_throughput)
 
 
+def _data(args) -> int:
+    from . import datasets
+
+    if args.action == "status":
+        try:
+            rows = datasets.status(*args.names, root=args.data_root, verify=not args.quick)
+        except ValueError as error:    # an unknown name
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(datasets.format_status(rows))
+        return 0
+    names = tuple(datasets.SETS) if args.all else tuple(args.names)
+    if not names:
+        print(f"error: name the data sets to fetch, or pass --all; known: "
+              f"{', '.join(datasets.SETS)}", file=sys.stderr)
+        return 2
+    try:
+        datasets.fetch_command(*names)   # refuse unknown names before downloading anything
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = []
+    for name in names:   # one failure (offline, a bad checksum) does not stop the others
+        try:
+            folders = datasets.fetch(name, root=args.data_root, retries=args.retries,
+                                     progress=not args.no_progress)[name]
+        except (ConnectionError, ValueError, OSError) as error:
+            print(f"{name}: FAILED: {error}", file=sys.stderr, flush=True)
+            failed.append(name)
+            continue
+        print(f"{name}: {', '.join(map(str, folders))}", flush=True)
+    if failed:
+        print(f"not fetched: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def add_data(subparsers) -> None:
+    p = subparsers.add_parser("data", help="fetch the data sets, or show which are present")
+    actions = p.add_subparsers(dest="action", required=True)
+    fetch = actions.add_parser("fetch", help="download, verify and install data sets")
+    fetch.add_argument("names", nargs="*", help="data set names (see `data status`)")
+    fetch.add_argument("--all", action="store_true", help="every data set the book uses")
+    fetch.add_argument("--retries", type=int, default=2,
+                       help="tries again after a failed download (resuming it)")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bars")
+    status = actions.add_parser("status", help="what is present, verified or missing, with sizes")
+    status.add_argument("names", nargs="*", help="data set names (default: all)")
+    status.add_argument("--quick", action="store_true",
+                        help="only look for the files; do not check their sha256")
+    for q in (fetch, status):
+        q.add_argument("--data-root", default=None, help="default: WCONV_DATA, else data/")
+    p.set_defaults(func=_data)
+
+
 #: Registered commands, in help order.
-COMMANDS = [add_train, add_denoise, add_throughput]
+COMMANDS = [add_train, add_denoise, add_throughput, add_data]
 
 
 def main(argv=None) -> int:

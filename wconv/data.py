@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from . import settings
+from . import datasets, settings
 
 __all__ = [
     "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR100_ARCHIVE", "CIFAR100_MD5", "CIFAR100_FOLDER",
@@ -37,11 +37,12 @@ __all__ = [
 #: Per-channel mean and standard deviation of the CIFAR-100 training images (RGB, in [0, 1]).
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
-#: The official archive and its md5 (the same sum torchvision checks).
-CIFAR100_ARCHIVE = "cifar-100-python.tar.gz"
-CIFAR100_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
-CIFAR100_FOLDER = "cifar-100-python"
-CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+#: The official archive, its md5 (the same sum torchvision checks) and the folder it fills
+#: (from the data registry, :data:`wconv.datasets.SETS`).
+CIFAR100_ARCHIVE = datasets.SETS["cifar100"].archive.filename
+CIFAR100_MD5 = datasets.SETS["cifar100"].archive.known_hash.removeprefix("md5:")
+CIFAR100_FOLDER = datasets.FOLDERS["cifar100"][0]
+CIFAR100_URL = datasets.SETS["cifar100"].archive.url
 
 
 def _check_int(value, name: str, minimum: int = 0) -> int:
@@ -50,20 +51,22 @@ def _check_int(value, name: str, minimum: int = 0) -> int:
     return int(value)
 
 
-def load_cifar100(root=None, train: bool = True, download: bool = True) -> tuple[Tensor, Tensor]:
+def load_cifar100(root=None, train: bool = True, download: bool | None = None
+                  ) -> tuple[Tensor, Tensor]:
     """All images and labels of one CIFAR-100 split, as tensors.
 
     Reads the python version of CIFAR-100 through
-    :class:`torchvision.datasets.CIFAR100` from ``root`` (default
-    :func:`wconv.settings.data_root`). When the files are missing and
-    ``download`` is true, torchvision downloads and md5-checks the archive; when
-    that is impossible (offline) or ``download`` is false, a
-    ``FileNotFoundError`` names the folder and the archive to fetch.
+    :class:`torchvision.datasets.CIFAR100` (which md5-checks the files) from ``root``
+    (default :func:`wconv.settings.data_root`). It never downloads unless asked: when the
+    files are missing, ``download=True`` (or ``download=None`` with ``WCONV_FETCH=1``)
+    fetches them through the data registry (:func:`wconv.datasets.fetch`); otherwise a
+    ``FileNotFoundError`` names ``python -m wconv data fetch cifar100``, ``make data``
+    and ``WCONV_DATA``.
 
     Args:
         root: folder that holds (or will hold) ``cifar-100-python/``.
         train: the 50,000 training images if true, else the 10,000 test images.
-        download: allow downloading when the files are missing.
+        download: fetch the files when they are missing (``None``: if ``WCONV_FETCH=1``).
 
     Returns:
         ``(images, labels)``: ``uint8`` tensor of shape ``(N, 3, 32, 32)`` and
@@ -75,22 +78,14 @@ def load_cifar100(root=None, train: bool = True, download: bool = True) -> tuple
     key = (str(root.resolve()), bool(train))
     if key in _CACHE:
         return _CACHE[key]
-    how = (f"download {CIFAR100_ARCHIVE} (md5 {CIFAR100_MD5}) from {CIFAR100_URL} and extract it "
-           f"into {root} (giving {root / CIFAR100_FOLDER}/train, test, meta), or set WCONV_DATA "
-           f"to a folder that holds {CIFAR100_FOLDER}/")
+    datasets.require("cifar100", root=root, download=download)
     try:
         ds = CIFAR100(str(root), train=train, download=False)
-    except RuntimeError:
-        if not download:
-            raise FileNotFoundError(
-                f"CIFAR-100 not found (or corrupt) in {root / CIFAR100_FOLDER}; {how}") from None
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            ds = CIFAR100(str(root), train=train, download=True)
-        except Exception as error:  # offline, permission, checksum
-            raise FileNotFoundError(
-                f"CIFAR-100 is missing from {root / CIFAR100_FOLDER} and could not be downloaded "
-                f"({type(error).__name__}: {error}); {how}") from error
+    except RuntimeError as error:   # torchvision: a file's md5 differs
+        raise FileNotFoundError(
+            f"CIFAR-100 in {root / CIFAR100_FOLDER} is corrupt ({error}); see `python -m wconv "
+            f"data status cifar100`, delete the folder and run `python -m wconv data fetch "
+            f"cifar100`") from None
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor(ds.targets, dtype=torch.int64)
     _CACHE[key] = (images, labels)
@@ -174,7 +169,8 @@ class ClassificationData:
 
 
 def cifar100(root=None, n_per_class: int = 500, val_per_class: int = 50, seed: int = 0,
-             test_per_class: int | None = None, download: bool = True) -> ClassificationData:
+             test_per_class: int | None = None, download: bool | None = None
+             ) -> ClassificationData:
     """Reduced, class-balanced CIFAR-100 with a validation split carved from training.
 
     ``n_per_class`` training images per class are drawn (with ``seed``) from the
@@ -190,7 +186,7 @@ def cifar100(root=None, n_per_class: int = 500, val_per_class: int = 50, seed: i
         val_per_class: of those, how many per class go to validation.
         seed: seed of the subset and of the split.
         test_per_class: ``None`` for all 100 test images per class, else fewer.
-        download: allow downloading when the files are missing.
+        download: fetch the files when they are missing (see :func:`load_cifar100`).
 
     Returns:
         A :class:`ClassificationData`; ``info`` records the sizes, the seed and a

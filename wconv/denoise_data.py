@@ -16,17 +16,15 @@ Where the images come from (:func:`protocol`):
   ``download=True``), else ``'color'``. :attr:`Protocol.name` and
   :attr:`Protocol.description` say which one was used.
 
-DIV2K (Agustsson & Timofte, NTIRE 2017) is downloaded from the official ETH
-Zurich URLs by :func:`download_div2k`: the download resumes after an
-interruption (it writes ``<archive>.part`` and continues it with an HTTP
-``Range`` request), the archive's size and SHA-256 are checked before it is
-used, and it is extracted into a temporary folder that is renamed into place
-only when complete, with a marker file inside it; a folder without the marker
-is never taken as complete. Layout under the data root::
+The images come from the data registry (:mod:`wconv.datasets`): DIV2K's official
+ETH Zurich archives (sha256-checked before extraction, resumable, extracted atomically)
+and the colour and grayscale sets. :func:`protocol` never downloads unless asked
+(``download=True`` or ``WCONV_FETCH=1``); a missing set raises ``FileNotFoundError``
+naming ``python -m wconv data fetch ...``. Layout under the data root::
 
-    <root>/DIV2K/DIV2K_valid_HR.zip      (kept after extraction)
     <root>/DIV2K/DIV2K_valid_HR/0801.png ... 0900.png
     <root>/DIV2K/DIV2K_train_HR/0001.png ... 0800.png
+    <root>/denoise/BSDS500/{train,test}/, CBSD68/, Kodak24/, Train400/, BSD68/, Set12/
 
 Images are held in memory as ``uint8`` tensors ``(C, H, W)``
 (:func:`load_images`); values given to models are ``float32`` in ``[0, 1]``.
@@ -46,33 +44,23 @@ Example::
 """
 from __future__ import annotations
 
-import hashlib
-import http.client
-import json
 import math
 import numbers
 import os
-import shutil
-import tempfile
-import time
-import urllib.error
-import urllib.request
-import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from . import settings
+from . import datasets, settings
 
 __all__ = [
-    "Archive", "DIV2K", "SIGMAS", "SOURCES", "download", "verify", "extract", "div2k_folder",
-    "download_div2k", "Protocol", "protocol", "load_image", "load_images", "check_sigma",
-    "noise_seed", "add_noise", "to_float", "noisy_images", "RandomPatches", "PatchLoader",
+    "DIV2K", "SIGMAS", "SOURCES", "div2k_folder", "download_div2k", "Protocol", "protocol",
+    "load_image", "load_images", "check_sigma", "noise_seed", "add_noise", "to_float", "noisy_images", "RandomPatches", "PatchLoader",
 ]
 
 #: The noise levels of the denoising literature (0--255 scale).
@@ -81,265 +69,36 @@ SIGMAS = (15, 25, 50)
 #: Accepted ``source`` names of :func:`protocol`.
 SOURCES = ("auto", "div2k", "div2k-full", "color", "gray")
 
-#: Name of the marker file written into an extracted folder once it is complete.
-MARKER = ".wconv-complete.json"
-
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-
-@dataclass(frozen=True)
-class Archive:
-    """One downloadable zip archive holding one folder of images.
-
-    Attributes:
-        url: where to download it.
-        filename: the archive's file name on disk.
-        size: its size in bytes.
-        sha256: its SHA-256, lowercase hex.
-        folder: the top-level folder inside the zip (and on disk after extraction).
-        names: the image file names the folder must hold.
-    """
-    url: str
-    filename: str
-    size: int
-    sha256: str
-    folder: str
-    names: tuple[str, ...]
+#: The DIV2K high-resolution sets of the data registry, by split (``.names``, ``.archive``, ...).
+DIV2K = {"train": datasets.SETS["div2k-train"], "valid": datasets.SETS["div2k-valid"]}
 
 
-_DIV2K_URL = "https://data.vision.ee.ethz.ch/cv/DIV2K/"
+# --------------------------------------------------------------------------- DIV2K
 
-#: The official DIV2K high-resolution archives.
-DIV2K = {
-    "train": Archive(_DIV2K_URL + "DIV2K_train_HR.zip", "DIV2K_train_HR.zip", 3_530_603_713,
-                     "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
-                     "DIV2K_train_HR", tuple(f"{i:04d}.png" for i in range(1, 801))),
-    "valid": Archive(_DIV2K_URL + "DIV2K_valid_HR.zip", "DIV2K_valid_HR.zip", 448_993_893,
-                     "20dd31fd84d777bc1cf5d6b7654a3f569c0aec74458ae094122ad1d0489900fc",
-                     "DIV2K_valid_HR", tuple(f"{i:04d}.png" for i in range(801, 901))),
-}
-
-
-# --------------------------------------------------------------------------- download
-
-def _sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify(path: str | os.PathLike, size: int | None = None, sha256: str | None = None) -> None:
-    """Check a file's size and SHA-256; raise ``ValueError`` saying what differs.
-
-    Example::
-
-        >>> verify('DIV2K_valid_HR.zip', DIV2K['valid'].size, DIV2K['valid'].sha256)  # doctest: +SKIP
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    actual = path.stat().st_size
-    if size is not None and actual != size:
-        raise ValueError(f"{path} has {actual:,} bytes, expected {size:,}")
-    if sha256 is not None:
-        digest = _sha256(path)
-        if digest != sha256.lower():
-            raise ValueError(f"{path} has sha256 {digest}, expected {sha256.lower()}")
-
-
-def download(url: str, path: str | os.PathLike, *, size: int | None = None,
-             sha256: str | None = None, retries: int = 3, retry_wait: float = 2.0,
-             timeout: float = 60.0, chunk_size: int = 1 << 20, progress: Callable[[int, int | None], None] | None = None
-             ) -> Path:
-    """Download ``url`` to ``path``, resuming an interrupted download, and verify it.
-
-    The bytes go to ``<path>.part``; a later call (or a retry after a dropped
-    connection) continues that file with an HTTP ``Range`` request, or starts
-    over when the server ignores ``Range``. Only a file whose size and
-    SHA-256 match is renamed to ``path``; on a checksum mismatch the ``.part``
-    file is deleted (so the next call starts afresh) and ``ValueError`` is raised.
-
-    Args:
-        url: ``http(s)://`` (or ``file://``) URL.
-        path: destination file.
-        size: expected size in bytes (``None``: not checked).
-        sha256: expected SHA-256 (``None``: not checked).
-        retries: how many times a dropped connection is resumed within this call.
-        retry_wait: seconds before the first retry (doubled for each further one).
-        timeout: socket timeout in seconds.
-        chunk_size: bytes read and written at a time.
-        progress: called as ``progress(bytes_so_far, total_or_None)`` after each chunk.
-
-    Returns:
-        ``path``. If ``path`` already exists it is verified and returned.
-    """
-    path = Path(path)
-    if path.exists():
-        try:
-            verify(path, size, sha256)
-        except ValueError as error:
-            raise ValueError(f"{error}; this file was not written by a verified download: delete "
-                             f"it to download {url} again") from None
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    attempt = 0
-    while True:
-        try:
-            _fetch(url, part, size, timeout, chunk_size, progress)
-            break
-        except (urllib.error.URLError, ConnectionError, TimeoutError,
-                http.client.HTTPException) as error:
-            if isinstance(error, urllib.error.HTTPError) and error.code not in (408, 429, 500, 502,
-                                                                                 503, 504):
-                raise ConnectionError(f"downloading {url} failed: HTTP {error.code} "
-                                      f"{error.reason}") from error
-            attempt += 1
-            if attempt > retries:
-                have = part.stat().st_size if part.exists() else 0
-                raise ConnectionError(
-                    f"downloading {url} failed after {retries} retries ({error}); {have:,} bytes "
-                    f"are kept in {part} and the next call resumes from there") from error
-            time.sleep(min(retry_wait * 2 ** (attempt - 1), 60.0))
-    try:
-        verify(part, size, sha256)
-    except ValueError as error:
-        part.unlink(missing_ok=True)
-        raise ValueError(f"download of {url} is corrupt: {error}; the partial file was deleted, "
-                         f"run again to download afresh") from None
-    os.replace(part, path)
-    return path
-
-
-def _fetch(url, part: Path, size, timeout, chunk_size, progress) -> None:
-    """One request: continue ``part`` from its current length to the end."""
-    offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:
-        part.unlink()
-        offset = 0
-    if size is not None and offset == size:
-        return
-    headers = {"User-Agent": "wconv"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and offset:  # range beyond the end: start over
-            part.unlink()
-            raise ConnectionError(f"server refused to resume at byte {offset}; restarting") from error
-        raise
-    with response:
-        status = getattr(response, "status", 200)
-        if offset and status == 206:
-            content_range = response.headers.get("Content-Range", "")
-            if not content_range.startswith(f"bytes {offset}-"):
-                raise ConnectionError(f"server answered Range {offset}- with {content_range!r}")
-            mode = "ab"
-        else:  # 200: the server sends the whole file
-            offset, mode = 0, "wb"
-        length = response.headers.get("Content-Length")
-        expected = offset + int(length) if length is not None else size
-        done = offset
-        with open(part, mode) as f:
-            while chunk := response.read(chunk_size):
-                f.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, expected)
-            f.flush()
-            os.fsync(f.fileno())
-        if expected is not None and done < expected:
-            raise ConnectionError(f"connection closed after {done:,} of {expected:,} bytes")
-
-
-# --------------------------------------------------------------------------- extraction
-
-def _complete(folder: Path, names: Sequence[str] | None) -> bool:
-    """A folder is complete if it holds our marker, or (a copy extracted by hand) every expected file."""
-    if (folder / MARKER).is_file():
-        return True
-    if not names or not folder.is_dir():
-        return False
-    return all((folder / n).is_file() and (folder / n).stat().st_size > 0 for n in names)
-
-
-def extract(archive: str | os.PathLike, dest: str | os.PathLike, folder: str,
-            names: Sequence[str] | None = None) -> Path:
-    """Extract the zip ``archive``'s top folder ``folder`` into ``dest`` atomically.
-
-    The zip is extracted into a temporary folder inside ``dest``; when every
-    member is out (and, if given, every name in ``names`` is there) a marker
-    file is written into it and it is renamed to ``dest/folder`` in one step.
-    An existing ``dest/folder`` without the marker (an earlier run that died
-    before the rename cannot leave one; a copy by hand might) is replaced.
-
-    Returns:
-        ``dest / folder``.
-    """
-    archive, dest = Path(archive), Path(dest)
-    final = dest / folder
-    if (final / MARKER).is_file():
-        return final
-    dest.mkdir(parents=True, exist_ok=True)
-    for stale in dest.glob(f".{folder}.*.tmp"):   # left by a run killed mid-extraction
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=dest))
-    try:
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                for m in zf.namelist():
-                    p = Path(m)
-                    if p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0] != folder):
-                        raise ValueError(f"{archive}: unexpected member {m!r}; every member must "
-                                         f"lie inside the folder {folder!r}/")
-                zf.extractall(tmp)
-        except zipfile.BadZipFile as error:
-            raise ValueError(f"{archive} is not a valid zip archive ({error})") from None
-        got = tmp / folder
-        missing = [n for n in (names or ()) if not (got / n).is_file()]
-        if not got.is_dir() or missing:
-            raise ValueError(f"{archive} lacks {len(missing) if got.is_dir() else 'all'} expected "
-                             f"files of {folder}/ (e.g. {missing[:3] if missing else folder!r})")
-        marker = {"archive": archive.name, "files": len(list(got.iterdir()))}
-        (got / MARKER).write_text(json.dumps(marker) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(got, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def div2k_folder(split: str = "valid", root: str | os.PathLike | None = None,
-                 archive: Archive | None = None) -> Path | None:
-    """The complete DIV2K image folder of ``split`` under the data root, or ``None``."""
-    spec = archive or _div2k_spec(split)
-    folder = settings.data_root(root) / "DIV2K" / spec.folder
-    return folder if _complete(folder, spec.names) else None
-
-
-def _div2k_spec(split: str) -> Archive:
+def _div2k_name(split: str) -> str:
     if split not in DIV2K:
         raise ValueError(f"split must be one of {', '.join(map(repr, DIV2K))}, got {split!r}")
-    return DIV2K[split]
+    return DIV2K[split].name
+
+
+def div2k_folder(split: str = "valid", root: str | os.PathLike | None = None) -> Path | None:
+    """The complete DIV2K image folder of ``split`` under the data root, or ``None``."""
+    name = _div2k_name(split)
+    if not datasets.present(name, root=root):
+        return None
+    return settings.data_root(root) / datasets.FOLDERS[name][0]
 
 
 def download_div2k(split: str = "valid", root: str | os.PathLike | None = None, *,
-                   archive: Archive | None = None, keep_archive: bool = True,
-                   progress: Callable[[int, int | None], None] | None = None, **kwargs) -> Path:
-    """Download (resumably), verify and extract one DIV2K archive; return its image folder.
+                   retries: int = 2, progress: bool = True) -> Path:
+    """Fetch one DIV2K split through the data registry (:func:`wconv.datasets.fetch`).
 
     Args:
         split: ``'valid'`` (100 images, 449 MB) or ``'train'`` (800 images, 3.5 GB).
         root: data root (default :func:`wconv.settings.data_root`).
-        archive: another :class:`Archive` to fetch in DIV2K's place (the tests use
-            small ones served locally).
-        keep_archive: keep the verified zip after extraction.
-        progress, kwargs: passed to :func:`download`.
+        retries, progress: passed to :func:`wconv.datasets.fetch`.
 
     Example::
 
@@ -347,17 +106,8 @@ def download_div2k(split: str = "valid", root: str | os.PathLike | None = None, 
         >>> len(list(folder.glob('*.png')))    # doctest: +SKIP
         100
     """
-    spec = archive or _div2k_spec(split)
-    dest = settings.data_root(root) / "DIV2K"
-    final = dest / spec.folder
-    if _complete(final, spec.names):
-        return final
-    zip_path = download(spec.url, dest / spec.filename, size=spec.size, sha256=spec.sha256,
-                        progress=progress, **kwargs)
-    out = extract(zip_path, dest, spec.folder, spec.names)
-    if not keep_archive:
-        zip_path.unlink()
-    return out
+    name = _div2k_name(split)
+    return datasets.fetch(name, root=root, retries=retries, progress=progress)[name][0]
 
 
 # --------------------------------------------------------------------------- protocols
@@ -410,16 +160,23 @@ def _subset(files: Sequence[Path], n: int | None, seed: int, what: str) -> tuple
     return tuple(sorted((files[i] for i in order[:n]), key=lambda p: p.name))
 
 
+#: The data sets (:data:`wconv.datasets.SETS`) each source reads.
+_NEEDS = {"div2k": ("div2k-valid",), "div2k-full": ("div2k-train", "div2k-valid"),
+          "color": ("bsds500", "cbsd68", "kodak24"), "gray": ("train400", "bsd68", "set12")}
+
+
 def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
-             download: bool = False, n_train: int | None = None, n_test: int | None = None,
+             download: bool | None = None, n_train: int | None = None, n_test: int | None = None,
              div2k_test: int = 20, seed: int = 0) -> Protocol:
     """The training and test images of a denoising protocol.
 
     Args:
         source: one of :data:`SOURCES` (see the module docstring).
         root: data root (default :func:`wconv.settings.data_root`).
-        download: for the DIV2K sources, download missing archives
-            (:func:`download_div2k`); with ``'auto'``, DIV2K is then used.
+        download: fetch missing sets through the data registry
+            (:func:`wconv.datasets.require`); ``None``: only when ``WCONV_FETCH=1``.
+            With ``'auto'``, ``True`` also chooses DIV2K. Without the data (and not
+            fetching), ``FileNotFoundError`` names ``python -m wconv data fetch ...``.
         n_train: use a seeded random subset of this many training images.
         n_test: use a seeded random subset of this many images of each test set.
         div2k_test: ``'div2k'`` only: how many of the 100 validation images are
@@ -438,13 +195,10 @@ def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
     if source == "auto":
         have = div2k_folder("valid", base) is not None
         source = "div2k" if have or download else "color"
+    datasets.require(*_NEEDS[source], root=base, download=download)
     if source == "div2k":
-        folder = download_div2k("valid", base) if download else div2k_folder("valid", base)
-        if folder is None:
-            raise FileNotFoundError(
-                f"DIV2K validation images not found under {base / 'DIV2K'}; call "
-                f"wconv.denoise_data.download_div2k('valid') or pass download=True")
-        files = tuple(base / "DIV2K" / DIV2K["valid"].folder / n for n in DIV2K["valid"].names)
+        folder = base / DIV2K["valid"].folders[0]
+        files = tuple(folder / n for n in DIV2K["valid"].names)
         if not 1 <= div2k_test < len(files):
             raise ValueError(f"div2k_test must be in [1, {len(files) - 1}], got {div2k_test!r}")
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
@@ -455,15 +209,9 @@ def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
                 f"{len(tests['DIV2K'])} test images, seeded split (seed {seed})")
         return Protocol("div2k", desc, True, train, tests, seed)
     if source == "div2k-full":
-        folders = {}
-        for split in ("train", "valid"):
-            folders[split] = (download_div2k(split, base) if download else div2k_folder(split, base))
-            if folders[split] is None:
-                raise FileNotFoundError(
-                    f"DIV2K {split} images not found under {base / 'DIV2K'}; call "
-                    f"wconv.denoise_data.download_div2k({split!r}) or pass download=True")
-        train = _subset(_images_in(folders["train"]), n_train, seed, "n_train")
-        tests = {"DIV2K valid": _subset(_images_in(folders["valid"]), n_test, seed, "n_test")}
+        train = _subset(_images_in(base / DIV2K["train"].folders[0]), n_train, seed, "n_train")
+        valid = _images_in(base / DIV2K["valid"].folders[0])
+        tests = {"DIV2K valid": _subset(valid, n_test, seed, "n_test")}
         desc = f"DIV2K (full): {len(train)} training images -> {len(tests['DIV2K valid'])} validation images"
         return Protocol("div2k-full", desc, True, train, tests, seed)
     d = base / "denoise"

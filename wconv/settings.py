@@ -6,7 +6,8 @@
 * ``book`` -- minutes on a 2-core CPU; what the published book runs (default);
 * ``full`` -- paper scale, meant for a GPU.
 
-``WCONV_DATA`` is the data root (see :func:`data_root`).
+``WCONV_DATA`` is the data root (see :func:`data_root`); ``WCONV_FETCH=1`` lets the
+loaders fetch a missing data set (see :func:`wconv.datasets.require`).
 
 Example::
 
