@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_data
 from PIL import Image
 
 from dataserver import serve_set
 from wconv import __main__ as cli
-from wconv import datasets, settings
+from wconv import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,12 +86,8 @@ def test_registry_files_are_pooch_registries():
 
 
 def test_real_data_is_present_and_verified():
-    root = settings.data_root()
     local = [n for n in datasets.SETS if not n.startswith("div2k")]
-    if not (root / "denoise").is_dir():
-        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
-            pytest.fail(f"data required (WCONV_REQUIRE_DATA=1) but missing under {root}")
-        pytest.skip(f"no data under {root}")
+    require_data(*(f for n in local for f in datasets.FOLDERS[n]))
     assert datasets.present(*local)
     rows = datasets.status(*local)
     assert [r["state"] for r in rows] == ["verified"] * len(local), datasets.format_status(rows)

@@ -4,19 +4,18 @@ itself (resumption, checksums, atomic extraction) is tested in tests/test_datase
 from __future__ import annotations
 
 import io
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_data
 import torch
 from PIL import Image
 
 from dataserver import serve_set
 from wconv import datasets
 from wconv import denoise_data as dd
-from wconv import settings
 
 
 # --------------------------------------------------------------------------- helpers
@@ -105,12 +104,7 @@ def test_reduced_div2k_protocol_splits_the_validation_images(tmp_path):
 # --------------------------------------------------------------------------- real sets
 
 def _denoise_root() -> Path:
-    root = settings.data_root()
-    if not (root / "denoise" / "CBSD68").is_dir():
-        if os.environ.get("WCONV_REQUIRE_DATA") == "1":
-            pytest.fail(f"denoising data required (WCONV_REQUIRE_DATA=1) but missing under {root}")
-        pytest.skip(f"no denoising data under {root}")
-    return root
+    return require_data("denoise/CBSD68")
 
 
 def test_real_colour_and_gray_protocols():

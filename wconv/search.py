@@ -124,6 +124,9 @@ class SearchResult:
         config: the search's configuration, as written to the log.
         log: the log path, or None.
         calls: objective calls made by this run (replayed points excluded).
+        stopped_after: search wall time when it stopped (summed over sessions); a time
+            budget is checked before each evaluation, so this, not :attr:`seconds`, is
+            what reaches ``max_time``.
     """
 
     evaluations: list
@@ -132,6 +135,7 @@ class SearchResult:
     config: dict
     log: Path | None = None
     calls: int = 0
+    stopped_after: float = 0.0
 
     @property
     def evals_to_best(self) -> int | None:
@@ -509,7 +513,8 @@ class _Run:
         for ev in self.evaluations:
             if math.isfinite(ev.value) and (best is None or ev.value < best.value):
                 best = ev
-        return SearchResult(list(self.evaluations), best, stopped, self.config, self.log, self.calls)
+        return SearchResult(list(self.evaluations), best, stopped, self.config, self.log, self.calls,
+                            self.elapsed())
 
 
 def _objective_name(objective, name) -> str:
