@@ -24,6 +24,7 @@ import torch
 
 from conftest import build_book
 import browser
+from test_browser_sliders import CANVAS_SUM_JS  # a digest of a canvas's pixels
 
 from wconv import denoiser_panel as dp
 from wconv.denoise_models import DnCNN
@@ -32,17 +33,6 @@ from wconv.export import to_onnx
 pytestmark = pytest.mark.usefixtures("browser_ready")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-
-#: A digest of a canvas, to tell whether it was redrawn differently.
-CANVAS_SUM_JS = """
-(sel) => {
-  const c = document.querySelector(sel);
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let s = 0;
-  for (let i = 0; i < d.length; i++) { s = (s * 31 + d[i]) % 1000000007; }
-  return s;
-}
-"""
 
 #: The RGB pixels of a canvas, channel by channel (C, H, W order).
 CANVAS_CHW_JS = """
