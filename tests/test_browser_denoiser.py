@@ -80,7 +80,7 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def panel(site, browser_ready):
+def panel(browser_ready, site):
     """The page open in Chromium, models loaded and the first update shown."""
     with browser.StaticServer(site["root"]) as server, browser.chromium_context() as context:
         page = context.new_page()
