@@ -124,6 +124,7 @@ def test_stage_copies_models_and_crops(tmp_path):
     assert config["folder"] == dp.FOLDER + "/"
     image = config["images"][0]
     assert image["seed"] == dp.noise_seed("CBSD68 108005") and image["width"] == 256
+    assert re.fullmatch(r"images/CBSD68_108005-[0-9a-f]{12}\.png", image["file"])
     from PIL import Image
 
     assert np.array_equal(np.asarray(Image.open(folder / image["file"])).transpose(2, 0, 1),

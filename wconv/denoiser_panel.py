@@ -10,8 +10,9 @@ files (:func:`wconv.export.to_onnx`) run by ONNX Runtime Web's WebAssembly backe
 Files. The panel copies the ONNX files and the crops (PNG) into ``<static_dir>/wconv-denoiser/``;
 ONNX Runtime Web itself is copied by ``tools/build_book.py`` into ``book/vendor/onnxruntime-web/``.
 ``book/vendor/`` is the book's ``html_static_path``, so both end up in ``_build/html/_static/``,
-which the page finds through Sphinx's ``<html data-content_root>`` (or ``static_url``). Model
-files are named by their content's hash, so a browser never shows a stale cached model.
+which the page finds through Sphinx's ``<html data-content_root>`` (or ``static_url``). The
+files are named by their content's hash, so a browser never shows a stale cached model or
+image, and two panels of different sizes do not overwrite each other's crops.
 
 Noise. Each image has one fixed standard-normal field ``z`` (:func:`normal`, seeded by
 :func:`noise_seed` of its label): ``noisy = clean + σ/255 · z`` in float32, not clipped (the
@@ -228,8 +229,8 @@ def stage(pairs: dict, images: dict, static_dir=None, folder: str = FOLDER) -> d
         a = _u8(image)
         if a.shape[0] != 3:
             raise ValueError(f"image {label!r}: the panel shows colour images (3, H, W), got {a.shape}")
-        name = f"images/{_results._slug(label)}.png"
         png = base64.b64decode(_results.image_to_text(_as_tensor(a)))
+        name = f"images/{_results._slug(label)}-{hashlib.sha256(png).hexdigest()[:12]}.png"
         _write_if_changed(out / name, png)
         config["images"].append({"label": str(label), "file": name, "seed": noise_seed(label),
                                  "height": int(a.shape[1]), "width": int(a.shape[2])})
