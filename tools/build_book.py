@@ -7,7 +7,8 @@ Steps:
 1. ``npm ci`` when ``node_modules/`` is missing or older than ``package.json`` /
    ``package-lock.json`` (stamp ``node_modules/.wconv-installed``);
 2. copy the files the pages need (MathJax 3 with its fonts, RequireJS, the ipywidgets embed
-   manager with its fonts) from ``node_modules/`` into ``book/vendor/`` -- a folder that
+   manager with its fonts, ONNX Runtime Web's WebAssembly build for chapter 5's denoiser
+   panel) from ``node_modules/`` into ``book/vendor/`` -- a folder that
    ``_config.yml`` adds to Sphinx's ``html_static_path``, so they end up in
    ``_build/html/_static/`` and no page needs a CDN;
 3. ``jupyter-book build . -W -n --keep-going --all`` with ``WCONV_PROFILE`` set (default
@@ -61,6 +62,16 @@ ASSETS = (
     ("mathjax/LICENSE", "mathjax/LICENSE"),
 )
 
+#: Folder of ONNX Runtime Web under book/vendor/ (so under _static/ in the HTML).
+ORT_FOLDER = "onnxruntime-web"
+#: ONNX Runtime Web for the denoiser panel (wconv/denoiser_panel.py), WebAssembly backend only:
+#: the script (no WebGL/WebGPU code), the one wasm build it loads (SIMD; built with threads, run
+#: single-threaded since a static host gives no cross-origin isolation) and that build's
+#: ES-module loader. 14.3 MB, nearly all of it the .wasm file (3.7 MB gzipped).
+ORT_ASSETS = tuple((f"onnxruntime-web/dist/{name}", f"{ORT_FOLDER}/{name}") for name in (
+    "ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"))
+ASSETS = ASSETS + ORT_ASSETS
+
 
 def _lock_digest() -> str:
     h = hashlib.sha256()
@@ -84,6 +95,30 @@ def ensure_node_modules() -> None:
     NPM_STAMP.write_text(digest + "\n")
 
 
+def copy_files(dest: Path, assets=ASSETS) -> Path:
+    """Copy ``(source under node_modules/, destination under dest)`` pairs into ``dest``.
+
+    A source ending in "/" is a folder copied whole; a "*" pattern copies the matching files
+    of its folder. The tests use it to lay out a page's ``_static/`` the way the book does.
+    """
+    dest = Path(dest)
+    for src, dst in assets:
+        if src.endswith("/"):
+            shutil.copytree(NODE_MODULES / src, dest / dst)
+        elif "*" in src:
+            folder, pattern = src.rsplit("/", 1)
+            matches = sorted((NODE_MODULES / folder).glob(pattern))
+            if not matches:
+                raise SystemExit(f"build_book: no file matches node_modules/{src}")
+            (dest / dst).mkdir(parents=True, exist_ok=True)
+            for path in matches:
+                shutil.copy2(path, dest / dst / path.name)
+        else:
+            (dest / dst).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(NODE_MODULES / src, dest / dst)
+    return dest
+
+
 def copy_assets() -> Path:
     """Copy the needed files from node_modules/ into book/vendor/ (atomically replaced)."""
     digest = hashlib.sha256((_lock_digest() + repr(ASSETS)).encode()).hexdigest()
@@ -92,20 +127,7 @@ def copy_assets() -> Path:
         return VENDOR
     tmp = VENDOR.with_name("vendor.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    for src, dst in ASSETS:
-        if src.endswith("/"):
-            shutil.copytree(NODE_MODULES / src, tmp / dst)
-        elif "*" in src:
-            folder, pattern = src.rsplit("/", 1)
-            matches = sorted((NODE_MODULES / folder).glob(pattern))
-            if not matches:
-                raise SystemExit(f"build_book: no file matches node_modules/{src}")
-            (tmp / dst).mkdir(parents=True, exist_ok=True)
-            for path in matches:
-                shutil.copy2(path, tmp / dst / path.name)
-        else:
-            (tmp / dst).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(NODE_MODULES / src, tmp / dst)
+    copy_files(tmp, ASSETS)
     (tmp / ".stamp").write_text(digest + "\n")
     old = VENDOR.with_name("vendor.old")
     shutil.rmtree(old, ignore_errors=True)
