@@ -71,25 +71,14 @@ def _label(test_set: str, image: str) -> str:
 
 
 def crop(test_set: str, image: str, size: int = CROP, root=None, results_dir=None):
-    """The clean ``size x size`` centre crop (``uint8`` tensor ``(3, size, size)``) of a test image.
+    """The clean ``size x size`` centre crop (``uint8`` tensor ``(3, size, size)``) of a colour test image.
 
-    Read from ``<data root>/denoise/<test_set>/<image>`` where the data is, and kept in the
-    results store (task ``denoiser-crop``, :func:`wconv.results.cached`), so that a page
-    without the data reads it back.
+    The stored crop of :func:`wconv.denoise.test_image` (read from the data where it is,
+    kept in the results store, read back where it is not).
     """
-    def read():
-        from . import denoise_data as dd
-        from .settings import data_root
+    from .denoise import test_image
 
-        path = data_root(root) / "denoise" / test_set / image
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found (fetch the denoising sets with "
-                                    f"`python -m wconv data fetch`, or set WCONV_DATA)")
-        return {"image": _results.image_to_text(dd.centre_crop(dd.load_image(path, color=True), size))}
-
-    config = {"task": "denoiser-crop", "name": f"{test_set}-{Path(image).stem}-c{size}",
-              "test_set": test_set, "image": image, "crop": size}
-    return _results.image_from_text(_results.cached(config, read, results_dir)["image"])
+    return test_image("color", test_set, image, size, root, results_dir)
 
 
 def crops(images=IMAGES, size: int = CROP, root=None, results_dir=None) -> dict:
