@@ -3,8 +3,11 @@
 Commands:
 
 * ``train`` -- one classification run (architecture x density x kernel size x
-  seed x budget) or a named grid of runs; stored results are reused, missing
-  ones trained and written to ``results/``. Also runs under
+  seed x budget x role) or a named grid of runs, in order (for a tuned budget
+  each stage's tuning runs before its finals); stored results are reused, missing
+  ones trained and written to ``results/``; an interrupted run resumes from its
+  last epoch, so a grid can be killed and restarted at any time. ``--status``
+  lists a grid's runs and the estimated time. Also runs under
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
 * ``denoise`` -- the same for denoising runs (DnCNN, NAFNet; also ``python -m wconv.denoise``).
 * ``throughput`` -- training images/s of a standard and a weighted model, side by side.
@@ -15,6 +18,7 @@ To add a command, write ``add_<name>(subparsers)`` that registers a parser with
 Example::
 
     python -m wconv train --arch vgg11 --density paper --kernel-size 3 --seed 0 --budget smoke
+    python -m wconv train --grid chapter4 --budget book --status
 """
 from __future__ import annotations
 
@@ -28,25 +32,38 @@ def _train(args) -> int:
 
     from . import classify, results, train
 
-    if args.grid is not None:
-        configs = classify.grid(args.grid, args.budget, seeds=tuple(args.seeds))
-    else:
-        configs = [classify.make_config(args.arch, args.density, args.kernel_size, args.seed,
-                                        args.budget)]
-    for i, config in enumerate(configs):
-        stored = None if args.force else results.load(config, args.results_dir)
-        if stored is None:
-            record = classify.run(config, root=args.data_root, results_dir=args.results_dir,
-                                  progress=not args.no_progress, force=args.force)
-            how = f"trained in {record['wall_time_s']:.1f} s"
-        else:
-            record, how = stored, "stored"
-        f = record["final"]
+    if args.status:
+        if args.grid is None:
+            raise SystemExit("--status lists a grid: give --grid")
+        rows = classify.status(args.grid, args.budget, tuple(args.seeds), args.results_dir)
+        print(classify.format_status(rows))
+        return 0
+
+    def report(i, n, config, record, trained):
         if not train.is_main_process():
-            continue
-        print(f"[{i + 1}/{len(configs)}] {config['name']}: val top-1 {f['val_top1']:.2f}% "
+            return
+        f = record["final"]
+        how = f"trained in {record['wall_time_s']:.1f} s" if trained else "stored"
+        print(f"[{i + 1}/{n}] {config['name']}: val top-1 {f['val_top1']:.2f}% "
               f"test top-1 {f['test_top1']:.2f}% ({how}) -> "
               f"{results.result_path(config, args.results_dir)}", flush=True)
+
+    try:
+        if args.grid is not None:
+            classify.run_plan(args.grid, args.budget, tuple(args.seeds), root=args.data_root,
+                              results_dir=args.results_dir, progress=not args.no_progress,
+                              force=args.force, report=report)
+        else:
+            config = classify.make_config(args.arch, args.density, args.kernel_size, args.seed,
+                                          args.budget, role=args.role, lr=args.lr,
+                                          precision=args.precision, results_dir=args.results_dir)
+            stored = None if args.force else results.load(config, args.results_dir)
+            record = stored or classify.run(config, root=args.data_root,
+                                            results_dir=args.results_dir,
+                                            progress=not args.no_progress, force=args.force)
+            report(0, 1, config, record, stored is None)
+    except classify.MissingTuningError as error:
+        raise SystemExit(f"error: {error}") from None
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0
@@ -71,10 +88,20 @@ def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kerne
 
 def add_train(subparsers) -> None:
     from . import classify
+    from .train import PRECISIONS
 
     p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
     _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify.GRIDS,
                        arch="vgg11", density="paper", kernel_size=3)
+    p.add_argument("--role", default="final", choices=classify.ROLES,
+                   help="one run's role (tuned budgets): tuning and sweep runs take --lr")
+    p.add_argument("--lr", type=float, default=None, help="the lr of a tuning or sweep run")
+    p.add_argument("--precision", default=None, choices=("auto", *PRECISIONS),
+                   help="override the budget's precision (default: the budget's; auto: "
+                        "bfloat16 where this machine supports it)")
+    p.add_argument("--status", action="store_true",
+                   help="with --grid: list its runs (stored / to run / waiting for tuning) "
+                        "and the estimated time; trains nothing")
     p.set_defaults(func=_train)
 
 
