@@ -1,4 +1,6 @@
 """Chapter 4's experiments: budgets, tuned learning rates, grid order, migrated results, analysis."""
+import importlib.util
+import json
 import math
 import subprocess
 import sys
@@ -12,6 +14,16 @@ from torch import nn
 from wconv import classify, results, train
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+migration = _load_tool("migrate_classify_results")
 
 
 # --------------------------------------------------------------------------- budgets and configs
@@ -211,6 +223,74 @@ def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == text + "\n"
+
+
+# --------------------------------------------------------------------------- migrated results
+
+@pytest.mark.parametrize("budget", ["quick", "smoke"])
+def test_every_stored_chapter4_run_loads_after_the_migration(budget):
+    configs = classify.grid("chapter4", budget, seeds=(0, 1, 2))
+    assert len(configs) == 42
+    for c in configs:
+        record = results.load(c)
+        assert record is not None, c["name"]
+        assert record["migrated_from"]["config_format"] == 1
+        assert record["command"] == classify.command(c) and f"--budget {budget}" in record["command"]
+
+
+def _git(*args):
+    try:
+        return subprocess.run(["git", *args], capture_output=True, cwd=ROOT, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _old_file(name: str) -> dict:
+    proc = _git("show", f"c03a6cf:results/classify/{name}")
+    assert proc is not None and proc.returncode == 0, name
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("budget", ["quick", "smoke"])
+def test_migrated_runs_keep_their_numbers(budget):
+    """Against the files as they were before the migration (commit c03a6cf), when git has it."""
+    proc = _git("cat-file", "-e", "c03a6cf:results/classify")
+    if proc is None or proc.returncode != 0:
+        pytest.skip("the pre-migration files (commit c03a6cf) are not in this checkout's history")
+    for c in classify.grid("chapter4", budget, seeds=(0, 1, 2)):
+        record = results.load(c)
+        old = _old_file(f"{record['migrated_from']['name']}-{record['migrated_from']['key']}.json")
+        assert record["final"] == old["final"] and record["epochs"] == old["epochs"]
+        assert migration.migrate_config(old["config"]) == c
+        assert {k: v for k, v in c.items() if k in old["config"] and k not in ("name", "budget", "format")} \
+            == {k: v for k, v in old["config"].items() if k not in ("name", "budget", "format")}
+
+
+def test_migration_rewrites_config_key_name_and_command(tmp_path):
+    old_config = {"arch": "resnet20", "augment": True, "batch_size": 64, "budget": "book",
+                  "dataset": "CIFAR-100", "density": "paper", "density_value": "(0.7,)", "epochs": 8,
+                  "format": 1, "kernel_size": 3, "lr": 0.05, "momentum": 0.9, "n_per_class": 60,
+                  "name": "resnet20-k3-paper-s0-book", "optimizer": "sgd", "schedule": "cosine",
+                  "seed": 0, "task": "classify", "test_per_class": None, "val_per_class": 10,
+                  "weight_decay": 0.0005, "width": 0.25}
+    final = {"val_top1": 4.9, "test_top1": 4.94, "val_top5": 19.7, "test_top5": 18.82,
+             "val_loss": 4.21, "test_loss": 4.19}
+    old_path = results.save(old_config, {"final": final, "epochs": [{"epoch": 1}],
+                                         "command": "python -m wconv train --budget book"}, tmp_path)
+    assert old_path.name == "resnet20-k3-paper-s0-book-335a7546cf68e637.json"   # as stored
+    done = migration.migrate(tmp_path)
+    new_config = classify.make_config("resnet20", "paper", 3, 0, "quick")
+    assert done == [(old_path, results.result_path(new_config, tmp_path))] and not old_path.exists()
+    record = results.load(new_config, tmp_path)
+    assert record["final"] == final and record["config"]["name"] == "resnet20-k3-paper-s0-quick"
+    assert record["command"] == ("python -m wconv train --arch resnet20 --density paper --kernel-size 3 "
+                                 "--seed 0 --budget quick")
+    assert record["migrated_from"] == {"config_format": 1, "key": "335a7546cf68e637",
+                                       "name": "resnet20-k3-paper-s0-book",
+                                       "command": "python -m wconv train --budget book"}
+    assert migration.migrate(tmp_path) == []   # a second run changes nothing
+    with pytest.raises(ValueError, match="schedule 'constant'"):
+        migration.migrate_config(dict(old_config, schedule="constant"))
 
 
 # --------------------------------------------------------------------------- analysis
