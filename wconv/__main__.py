@@ -10,7 +10,8 @@ Commands:
   lists a grid's runs and the estimated time. Also runs under
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
 * ``denoise`` -- the same for denoising runs (DnCNN, NAFNet; also ``python -m wconv.denoise``).
-* ``throughput`` -- training images/s of a standard and a weighted model, side by side.
+* ``throughput`` -- training images/s of a standard and a weighted model, side by
+  side; with ``--engine``, of the training engine and a plain PyTorch loop.
 
 To add a command, write ``add_<name>(subparsers)`` that registers a parser with
 ``set_defaults(func=...)`` and list it in :data:`COMMANDS`.
@@ -140,24 +141,40 @@ def add_denoise(subparsers) -> None:
 
 
 def _throughput(args) -> int:
-    from . import classify
+    from . import bench, classify
 
-    r = classify.compare_throughput(args.arch, args.kernel_size, args.density, args.budget,
-                                    steps=args.steps, rounds=args.rounds)
-    print(json.dumps(r, indent=1))
+    out = []
+    for arch in args.arch:
+        if args.engine:
+            r = bench.engine_vs_plain(arch, args.kernel_size, args.density, args.budget,
+                                      steps=args.steps, rounds=args.rounds)
+            print(f"{arch} {args.kernel_size}x{args.kernel_size} {args.density}, batch "
+                  f"{r['batch_size']}, width {r['width']}, {r['precision']}, {r['threads']} "
+                  f"threads: engine {r['engine']:.0f} img/s, plain loop {r['plain']:.0f} img/s, "
+                  f"ratio {r['ratio']:.3f}", file=sys.stderr, flush=True)
+        else:
+            r = classify.compare_throughput(arch, args.kernel_size, args.density, args.budget,
+                                            steps=args.steps, rounds=args.rounds)
+        out.append(r)
+    print(json.dumps(out[0] if len(out) == 1 else out, indent=1))
     return 0
 
 
 def add_throughput(subparsers) -> None:
     from . import classify
 
-    p = subparsers.add_parser("throughput", help="training images/s, standard vs weighted")
-    p.add_argument("--arch", default="vgg11", choices=classify.ARCHS)
+    p = subparsers.add_parser("throughput", help="training images/s: standard vs weighted model, "
+                                                 "or (--engine) the engine vs a plain loop")
+    p.add_argument("--arch", default=["vgg11"], nargs="+", choices=classify.ARCHS,
+                   help="one or more architectures")
     p.add_argument("--density", default="paper", choices=classify.ARMS[1:4])
     p.add_argument("--kernel-size", type=int, default=3, choices=(3, 5, 7))
     p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--engine", action="store_true",
+                   help="time wconv.train.fit against a plain PyTorch loop (same model, optimizer, "
+                        "autocast, channels-last, batches) instead of standard vs weighted")
     p.set_defaults(func=_throughput)
 
 
