@@ -406,3 +406,22 @@ def test_tuned_pipeline_end_to_end_on_cifar100(tmp_path, monkeypatch):
     assert [r["config"]["name"] for r in stored] == [r["config"]["name"] for r in records]
     assert len(classify.tuning_table(stored)) == 2 and len(classify.ranking_agreement(stored)) == 2
     assert [r["n"] for r in classify.paired(stored)] == [2]
+
+
+@pytest.mark.requires_data("cifar-100-python")
+def test_learnable_run_records_its_learned_densities(tmp_path, monkeypatch):
+    monkeypatch.setitem(classify.BUDGETS, "tiny", TINY)
+    config = classify.make_config("resnet20", "learnable", 3, 0, "tiny", role="tuning", lr=0.2)
+    record = classify.run(config, results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    assert len(record["learned_den"]) == 19 and all(len(axes) == 2 for axes in record["learned_den"])
+    values = [v for layer in record["learned_den"] for axis in layer for v in axis]
+    assert all(v > 0 for v in values) and any(abs(v - 0.7) > 1e-6 for v in values)   # it moved
+    assert results.load(config, tmp_path)["learned_den"] == record["learned_den"]
+
+
+def test_cli_names_the_tuning_command_when_a_final_has_no_tuning_runs(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "wconv", "train", "--arch", "resnet20", "--density",
+                           "paper", "--budget", "book", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"python -m wconv train --grid chapter4-tuning --budget book --results-dir {tmp_path}" in proc.stderr

@@ -33,6 +33,11 @@ def _train(args) -> int:
 
     from . import classify, results, train
 
+    if args.grid is not None:
+        try:
+            classify.plan(args.grid, args.budget, tuple(args.seeds))
+        except ValueError as error:   # e.g. a tuning grid of a fixed-lr budget
+            raise SystemExit(f"error: {error}") from None
     if args.status:
         if args.grid is None:
             raise SystemExit("--status lists a grid: give --grid")
