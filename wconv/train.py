@@ -230,6 +230,25 @@ def _reduce(values: Tensor) -> Tensor:
     return values
 
 
+def _batch_sums(loss: Tensor, out: Tensor, y: Tensor, metrics: dict) -> Tensor:
+    """``[loss * n, sum of each metric]`` of one batch, float64, where the batch is.
+
+    The sample count stays on the host (``len(y)``): making a device tensor of it
+    every step would be a blocking host-to-device copy on CUDA.
+    """
+    n = len(y)
+    return torch.stack([loss.detach().double() * n]
+                       + [m(out.detach(), y).double().sum() for m in metrics.values()])
+
+
+def _means(sums: Tensor, count: int, names) -> tuple[dict, int]:
+    """``({'loss': mean, name: mean, ...}, count)`` over all processes (one sync)."""
+    totals = _reduce(torch.cat([sums, sums.new_tensor([float(count)])])).tolist()
+    count = int(totals[-1])
+    means = [v / max(count, 1) for v in totals[:-1]]
+    return dict(zip(["loss", *names], means)), count
+
+
 #: Arithmetic of the forward pass (see :func:`fit`); ``'auto'`` picks :func:`default_precision`.
 PRECISIONS = ("float32", "bfloat16")
 
@@ -302,20 +321,15 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, metrics: dic
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    sums = torch.zeros(len(metrics) + 2, dtype=torch.float64, device=device)
+    sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=device)
+    count = 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         out = forward(model, x, device, precision)
-        n = len(y)
-        row = [loss_fn(out, y).double() * n] + [m(out, y).double().sum() for m in metrics.values()]
-        sums += torch.stack(row + [torch.tensor(float(n), dtype=torch.float64, device=device)])
+        sums += _batch_sums(loss_fn(out, y), out, y, metrics)
+        count += len(y)
     model.train(was_training)
-    sums = _reduce(sums)
-    count = max(sums[-1].item(), 1.0)
-    result = {"loss": sums[0].item() / count}
-    for i, name in enumerate(metrics):
-        result[name] = sums[i + 1].item() / count
-    return result
+    return _means(sums, count, metrics)[0]
 
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *,
@@ -406,7 +420,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 train_loader.set_epoch(epoch)
             model.train()
             t0 = time.perf_counter()
-            sums = torch.zeros(len(metrics) + 2, dtype=torch.float64, device=device)
+            sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=device)
+            count = 0
             lr_now = opt.param_groups[0]["lr"]
             for x, y in train_loader:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -417,21 +432,16 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 opt.step()
                 sched.step()
                 with torch.no_grad():
-                    n = len(y)
-                    row = [loss.detach().double() * n]
-                    row += [m(out.detach(), y).double().sum() for m in metrics.values()]
-                    sums += torch.stack(row + [torch.tensor(float(n), dtype=torch.float64,
-                                                            device=device)])
+                    sums += _batch_sums(loss, out, y, metrics)
+                count += len(y)
                 bar.update(1)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)   # the epoch's queued kernels belong to its time
             train_time = time.perf_counter() - t0
-            sums = _reduce(sums)
-            count = max(sums[-1].item(), 1.0)
-            seen += int(sums[-1].item())
-            row = {"epoch": epoch + 1, "lr": lr_now, "train_loss": sums[0].item() / count}
-            for i, name in enumerate(metrics):
-                row[f"train_{name}"] = sums[i + 1].item() / count
+            means, count = _means(sums, count, metrics)
+            seen += count
+            row = {"epoch": epoch + 1, "lr": lr_now}
+            row.update({f"train_{k}": v for k, v in means.items()})
             if val_loader is not None:
                 row.update({f"val_{k}": v for k, v in
                             evaluate(model, val_loader, eval_loss_fn, metrics, device,
