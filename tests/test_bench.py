@@ -40,6 +40,8 @@ def test_engine_vs_plain_loop_reports_both_on_the_same_setup(budget, rounds):
     r = bench.engine_vs_plain("resnet20", 3, "paper", budget, steps=2, rounds=rounds, device="cpu")
     assert len(r["engine_rounds"]) == len(r["plain_rounds"]) == rounds
     assert r["engine"] > 0 and r["plain"] > 0 and r["ratio"] == pytest.approx(r["engine"] / r["plain"])
+    ratios = sorted(e / p for e, p in zip(r["engine_rounds"], r["plain_rounds"]))
+    assert ratios[0] <= r["paired_ratio"] <= ratios[-1]
     from wconv import classify, train
     expected = "float32" if budget == "smoke" else train.default_precision("cpu")
     assert r["precision"] == expected

@@ -35,7 +35,7 @@ def test_quick_is_the_former_book_budget_and_book_trains_the_standard_models():
             quick.width, quick.batch_size, quick.lr, quick.schedule) == (60, 10, None, 8, 0.25, 64, 0.05, "cosine")
     assert not quick.tuned and not quick.nesterov and quick.label_smoothing == 0 and quick.precision == "float32"
     assert (book.n_per_class, book.val_per_class, book.test_per_class) == (500, 50, None)  # 450/50, all test
-    assert book.width_of("resnet20") == 1.0 and book.width_of("vgg11") == 0.5
+    assert book.width_of("resnet20") == 1.0 and book.width_of("vgg11") == 0.25
     assert book.nesterov and book.schedule == "onecycle" and book.label_smoothing == 0.1
     assert book.tuned and book.lr is None and book.lr_grid == (0.05, 0.1, 0.2)
     assert book.tuning_epochs < book.epochs < book.reference_epochs

@@ -263,7 +263,8 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
     the median over rounds.
 
     Returns:
-        ``{'engine': ips, 'plain': ips, 'ratio': engine / plain, 'engine_rounds': [...],
+        ``{'engine': ips, 'plain': ips, 'ratio': engine / plain, 'paired_ratio'`` (the
+        median of the rounds' engine / plain ratios), ``'engine_rounds': [...],
         'plain_rounds': [...], 'arch', 'kernel_size', 'density', 'budget', 'width',
         'batch_size', 'precision', 'steps', 'rounds', 'threads', 'device'}``.
     """
@@ -330,8 +331,11 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
                          (("plain", plain), ("engine", engine))):
             times[name].append(fn())
     result = {name: statistics.median(v) for name, v in times.items()}
+    # each round's engine/plain pair ran back to back: their ratio cancels slow drifts
+    paired_ratio = statistics.median(e / p for e, p in zip(times["engine"], times["plain"]))
     return {"engine": result["engine"], "plain": result["plain"],
-            "ratio": result["engine"] / result["plain"], "engine_rounds": times["engine"],
+            "ratio": result["engine"] / result["plain"], "paired_ratio": paired_ratio,
+            "engine_rounds": times["engine"],
             "plain_rounds": times["plain"], "arch": arch, "kernel_size": kernel_size,
             "density": density, "budget": config["budget"], "width": config["width"],
             "batch_size": config["batch_size"], "precision": precision, "steps": steps,

@@ -157,10 +157,11 @@ BUDGETS = {
     # the book's first grid (width 0.25, 50 images per class): ~20 minutes on a 2-core CPU
     "quick": Budget(n_per_class=60, val_per_class=10, test_per_class=None, epochs=8, width=0.25,
                     batch_size=64),
-    # the standard models really trained: full-width ResNet-20, VGG-11-BN at half width,
-    # 450/50 images per class, 15 epochs (about 12 minutes per ResNet-20 run on 2 cores)
+    # the standard models really trained: full-width ResNet-20 (about 13 minutes a run on 2
+    # cores), VGG-11-BN at quarter width (3 minutes at 3x3, 6 at 5x5), 450/50 images per
+    # class, 15 epochs; the whole chapter4 grid in about 7 CPU hours (EPOCH_SECONDS)
     "book": Budget(n_per_class=500, val_per_class=50, test_per_class=None, epochs=15, width=1.0,
-                   tuning_epochs=4, reference_epochs=60, widths=(("vgg11", 0.5),), **_TUNED),
+                   tuning_epochs=4, reference_epochs=60, widths=(("vgg11", 0.25),), **_TUNED),
     # the papers' scale, full widths, for a GPU
     "full": Budget(n_per_class=500, val_per_class=50, test_per_class=None, epochs=100, width=1.0,
                    tuning_epochs=20, reference_epochs=200, **_TUNED),
@@ -647,10 +648,20 @@ def stored_records(name: str = "chapter4", budget: str | None = None, seeds=(0, 
 
 # --------------------------------------------------------------------------- status and time
 
-#: Seconds per epoch (training on 45,000 images plus validation on 5,000), measured
-#: for batch 128 in bfloat16 on the book's 2-core CPU, when no stored run tells better:
-#: ``(arch, kernel size, width) -> seconds``. Scaled by the training-set size.
-EPOCH_SECONDS = {}
+#: Seconds per epoch (training on 45,000 images plus validation on 5,000) for batch 128
+#: in bfloat16 on the book's 2-core CPU (AVX-512 BF16), when no stored run tells better:
+#: ``(arch, kernel size, width) -> seconds``; scaled by the training-set size. From the
+#: CPU time of one thread per training step and per evaluation batch (a shared machine's
+#: wall times are no measure), halved for 2 threads, which a quiet run confirmed for
+#: ResNet-20 3x3 (about 900 img/s).
+EPOCH_SECONDS = {("resnet20", 3, 1.0): 50, ("resnet20", 5, 1.0): 100, ("resnet20", 7, 1.0): 156,
+                 ("vgg11", 3, 0.25): 12, ("vgg11", 5, 0.25): 23, ("vgg11", 7, 0.25): 39,
+                 ("vgg11", 3, 0.5): 37, ("vgg11", 5, 0.5): 78, ("vgg11", 7, 0.5): 131}
+
+
+def _time_key(c: dict, threads: int) -> tuple:
+    return (c["arch"], c["kernel_size"], c["width"], c["batch_size"], c.get("precision", "float32"),
+            c["n_per_class"], c["val_per_class"], threads)
 
 
 def _epoch_times(results_dir) -> dict:
@@ -659,32 +670,29 @@ def _epoch_times(results_dir) -> dict:
     for path in sorted((folder / "classify").glob("*.json")):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-            c = record["config"]
+            key = _time_key(record["config"], record.get("environment", {}).get("threads"))
             per_epoch = [e["time_s"] for e in record["epochs"]]
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        key = (c["arch"], c["kernel_size"], c["width"], c["batch_size"], c.get("precision", "float32"),
-               c["n_per_class"], c["val_per_class"])
         times.setdefault(key, []).extend(per_epoch)
     return {k: statistics.median(v) for k, v in times.items() if v}
 
 
 def estimate_minutes(config: dict, epoch_times: dict | None = None) -> float | None:
-    """Expected minutes to train ``config`` on this machine (``None``: no basis).
+    """Expected minutes to train ``config`` here, with this process's threads (``None``: no basis).
 
     From the median epoch time of stored runs of the same architecture, kernel,
-    width, batch, precision and data size (``epoch_times``, from the store), else
-    from :data:`EPOCH_SECONDS` (bfloat16, batch 128); plus a tenth of an epoch
-    for loading the data and testing.
+    width, batch, precision, data size and thread count (``epoch_times``, from
+    the store), else from :data:`EPOCH_SECONDS` (bfloat16, batch 128, 2 threads;
+    one thread takes twice as long); plus a tenth of an epoch for loading the
+    data and testing.
     """
-    c = config
-    key = (c["arch"], c["kernel_size"], c["width"], c["batch_size"], c["precision"],
-           c["n_per_class"], c["val_per_class"])
-    seconds = (epoch_times or {}).get(key)
+    c, threads = config, torch.get_num_threads()
+    seconds = (epoch_times or {}).get(_time_key(c, threads))
     if seconds is None and c["precision"] == "bfloat16" and c["batch_size"] == 128:
         base = EPOCH_SECONDS.get((c["arch"], c["kernel_size"], c["width"]))
         if base is not None:
-            seconds = base * (c["n_per_class"] - c["val_per_class"]) / 450
+            seconds = base * (c["n_per_class"] - c["val_per_class"]) / 450 * 2 / min(threads, 2)
     if seconds is None:
         return None
     return seconds * (c["epochs"] + 0.1) / 60
