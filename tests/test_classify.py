@@ -201,7 +201,7 @@ def test_tuned_grid_finals_record_the_choice(tmp_path):
     sweeps = [c for c in configs if c["role"] == "sweep"]
     assert sorted((c["density"], c["lr"]) for c in sweeps) == [
         ("paper", 0.05), ("paper", 0.2), ("uniform", 0.05), ("uniform", 0.2)]
-    assert all(c["epochs"] == 15 for c in sweeps)
+    assert all(c["epochs"] == 18 for c in sweeps)
     n_tuning = 3 * (2 + 2 + 2 + 4)
     assert len(configs) == n_tuning + 3 * 10 + 4 + 1
     assert len({results.config_key(c) for c in configs}) == len(configs)
@@ -214,7 +214,7 @@ def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
     assert rows[0]["state"] == "stored" and rows[0]["minutes"] == pytest.approx(2.0)
     assert rows[1]["state"] == "to run" and rows[1]["minutes"] == pytest.approx(0.5 * 4.1)  # stored epoch time
     assert rows[6]["state"] == "waits for tuning" and rows[6]["name"] == "resnet20-k3-uniform-s0-book"
-    assert rows[6]["minutes"] == pytest.approx(0.5 * 15.1)
+    assert rows[6]["minutes"] == pytest.approx(0.5 * 18.1)
     text = classify.format_status(rows)
     assert "stored: 1 runs, took 2 min (0.0 h)" in text and "waits for tuning: 37 runs, estimated" in text
     assert "one sweep row per arm counts twice" in text
