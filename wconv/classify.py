@@ -28,7 +28,8 @@ Two kinds of budget:
 Densities (see :func:`wconv.models.named_density`): ``uniform`` (standard
 convolution), ``paper``, ``gaussian``, ``triangular``, and two arms that start
 from the paper density: ``learnable`` (every weighted layer learns its own
-``den`` by gradient descent, ``learnable_density=True``) and the control
+``den`` by gradient descent, ``learnable_density=True``; its ``log(den)`` gets
+the same SGD and weight decay as the weights, a mild pull towards uniform) and the control
 ``reparam``: a *standard* convolution initialised as ``W₀ ⊙ Φ`` (Φ the paper
 density) whose kernel gradients are scaled by ``Φ²`` (a per-position learning
 rate), built by :func:`wconv.reparam.standard_equivalent`. Chapter 1 predicts
