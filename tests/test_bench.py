@@ -33,3 +33,17 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "--repeats must be >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.main(["--kernel-sizes", "4"])
+
+
+@pytest.mark.parametrize("budget, rounds", [("smoke", 2), ("book", 1)])  # book: full width, slower
+def test_engine_vs_plain_loop_reports_both_on_the_same_setup(budget, rounds):
+    r = bench.engine_vs_plain("resnet20", 3, "paper", budget, steps=2, rounds=rounds, device="cpu")
+    assert len(r["engine_rounds"]) == len(r["plain_rounds"]) == rounds
+    assert r["engine"] > 0 and r["plain"] > 0 and r["ratio"] == pytest.approx(r["engine"] / r["plain"])
+    ratios = sorted(e / p for e, p in zip(r["engine_rounds"], r["plain_rounds"]))
+    assert ratios[0] <= r["paired_ratio"] <= ratios[-1]
+    from wconv import classify, train
+    expected = "float32" if budget == "smoke" else train.default_precision("cpu")
+    assert r["precision"] == expected
+    assert r["width"] == classify.BUDGETS[budget].width_of("resnet20")
+    assert r["batch_size"] == classify.BUDGETS[budget].batch_size

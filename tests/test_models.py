@@ -74,3 +74,12 @@ def test_named_densities():
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         models.build_model(**kwargs)
+
+
+def test_vgg_is_the_batchnorm_variant():
+    """``vgg11`` is torchvision's ``vgg11_bn`` layout: BatchNorm after every convolution."""
+    net = models.vgg11(width=0.25)
+    layers = list(net.features)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 8
+    assert all(isinstance(layers[i + 1], nn.BatchNorm2d) for i in convs)

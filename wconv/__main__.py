@@ -3,11 +3,15 @@
 Commands:
 
 * ``train`` -- one classification run (architecture x density x kernel size x
-  seed x budget) or a named grid of runs; stored results are reused, missing
-  ones trained and written to ``results/``. Also runs under
+  seed x budget x role) or a named grid of runs, in order (for a tuned budget
+  each stage's tuning runs before its finals); stored results are reused, missing
+  ones trained and written to ``results/``; an interrupted run resumes from its
+  last epoch, so a grid can be killed and restarted at any time. ``--status``
+  lists a grid's runs and the estimated time. Also runs under
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
 * ``denoise`` -- the same for denoising runs (DnCNN, NAFNet; also ``python -m wconv.denoise``).
-* ``throughput`` -- training images/s of a standard and a weighted model, side by side.
+* ``throughput`` -- training images/s of a standard and a weighted model, side by
+  side; with ``--engine``, of the training engine and a plain PyTorch loop.
 * ``data fetch NAME ... | --all`` -- download, verify and install data sets
   (:func:`wconv.datasets.fetch`); ``data status`` -- what is present, verified or missing.
 
@@ -17,6 +21,7 @@ To add a command, write ``add_<name>(subparsers)`` that registers a parser with
 Example::
 
     python -m wconv train --arch vgg11 --density paper --kernel-size 3 --seed 0 --budget smoke
+    python -m wconv train --grid chapter4 --budget book --status
 """
 from __future__ import annotations
 
@@ -31,24 +36,42 @@ def _train(args) -> int:
     from . import classify, results, train
 
     if args.grid is not None:
-        configs = classify.grid(args.grid, args.budget, seeds=tuple(args.seeds))
-    else:
-        configs = [classify.make_config(args.arch, args.density, args.kernel_size, args.seed,
-                                        args.budget)]
-    for i, config in enumerate(configs):
-        stored = None if args.force else results.load(config, args.results_dir)
-        if stored is None:
-            record = classify.run(config, root=args.data_root, results_dir=args.results_dir,
-                                  progress=not args.no_progress, force=args.force)
-            how = f"trained in {record['wall_time_s']:.1f} s"
-        else:
-            record, how = stored, "stored"
-        f = record["final"]
+        try:
+            classify.plan(args.grid, args.budget, tuple(args.seeds))
+        except ValueError as error:   # e.g. a tuning grid of a fixed-lr budget
+            raise SystemExit(f"error: {error}") from None
+    if args.status:
+        if args.grid is None:
+            raise SystemExit("--status lists a grid: give --grid")
+        rows = classify.status(args.grid, args.budget, tuple(args.seeds), args.results_dir)
+        print(classify.format_status(rows))
+        return 0
+
+    def report(i, n, config, record, trained):
         if not train.is_main_process():
-            continue
-        print(f"[{i + 1}/{len(configs)}] {config['name']}: val top-1 {f['val_top1']:.2f}% "
+            return
+        f = record["final"]
+        how = f"trained in {record['wall_time_s']:.1f} s" if trained else "stored"
+        print(f"[{i + 1}/{n}] {config['name']}: val top-1 {f['val_top1']:.2f}% "
               f"test top-1 {f['test_top1']:.2f}% ({how}) -> "
               f"{results.result_path(config, args.results_dir)}", flush=True)
+
+    try:
+        if args.grid is not None:
+            classify.run_plan(args.grid, args.budget, tuple(args.seeds), root=args.data_root,
+                              results_dir=args.results_dir, progress=not args.no_progress,
+                              force=args.force, report=report)
+        else:
+            config = classify.make_config(args.arch, args.density, args.kernel_size, args.seed,
+                                          args.budget, role=args.role, lr=args.lr,
+                                          precision=args.precision, results_dir=args.results_dir)
+            stored = None if args.force else results.load(config, args.results_dir)
+            record = stored or classify.run(config, root=args.data_root,
+                                            results_dir=args.results_dir,
+                                            progress=not args.no_progress, force=args.force)
+            report(0, 1, config, record, stored is None)
+    except classify.MissingTuningError as error:
+        raise SystemExit(f"error: {error}") from None
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0
@@ -73,10 +96,20 @@ def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kerne
 
 def add_train(subparsers) -> None:
     from . import classify
+    from .train import PRECISIONS
 
     p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
     _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify.GRIDS,
                        arch="vgg11", density="paper", kernel_size=3)
+    p.add_argument("--role", default="final", choices=classify.ROLES,
+                   help="one run's role (tuned budgets): tuning and sweep runs take --lr")
+    p.add_argument("--lr", type=float, default=None, help="the lr of a tuning or sweep run")
+    p.add_argument("--precision", default=None, choices=("auto", *PRECISIONS),
+                   help="override the budget's precision (default: the budget's; auto: "
+                        "bfloat16 where this machine supports it)")
+    p.add_argument("--status", action="store_true",
+                   help="with --grid: list its runs (stored / to run / waiting for tuning) "
+                        "and the estimated time; trains nothing")
     p.set_defaults(func=_train)
 
 
@@ -115,24 +148,41 @@ def add_denoise(subparsers) -> None:
 
 
 def _throughput(args) -> int:
-    from . import classify
+    from . import bench, classify
 
-    r = classify.compare_throughput(args.arch, args.kernel_size, args.density, args.budget,
-                                    steps=args.steps, rounds=args.rounds)
-    print(json.dumps(r, indent=1))
+    out = []
+    for arch in args.arch:
+        if args.engine:
+            r = bench.engine_vs_plain(arch, args.kernel_size, args.density, args.budget,
+                                      steps=args.steps, rounds=args.rounds)
+            print(f"{arch} {args.kernel_size}x{args.kernel_size} {args.density}, batch "
+                  f"{r['batch_size']}, width {r['width']}, {r['precision']}, {r['threads']} "
+                  f"threads: engine {r['engine']:.0f} img/s, plain loop {r['plain']:.0f} img/s, "
+                  f"ratio {r['ratio']:.3f} (median of rounds {r['paired_ratio']:.3f})", file=sys.stderr,
+                  flush=True)
+        else:
+            r = classify.compare_throughput(arch, args.kernel_size, args.density, args.budget,
+                                            steps=args.steps, rounds=args.rounds)
+        out.append(r)
+    print(json.dumps(out[0] if len(out) == 1 else out, indent=1))
     return 0
 
 
 def add_throughput(subparsers) -> None:
     from . import classify
 
-    p = subparsers.add_parser("throughput", help="training images/s, standard vs weighted")
-    p.add_argument("--arch", default="vgg11", choices=classify.ARCHS)
+    p = subparsers.add_parser("throughput", help="training images/s: standard vs weighted model, "
+                                                 "or (--engine) the engine vs a plain loop")
+    p.add_argument("--arch", default=["vgg11"], nargs="+", choices=classify.ARCHS,
+                   help="one or more architectures")
     p.add_argument("--density", default="paper", choices=classify.ARMS[1:4])
     p.add_argument("--kernel-size", type=int, default=3, choices=(3, 5, 7))
     p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--engine", action="store_true",
+                   help="time wconv.train.fit against a plain PyTorch loop (same model, optimizer, "
+                        "autocast, channels-last, batches) instead of standard vs weighted")
     p.set_defaults(func=_throughput)
 
 

@@ -8,6 +8,10 @@ machine state:
 * ``naive``: forward + backward of the naive formulation that weights every
   unfolded patch by the density (``O(pixels)`` extra work) vs ``nn.Conv2d``.
 
+:func:`engine_vs_plain` times whole training steps instead: the training
+engine (:func:`wconv.train.fit`) against a plain PyTorch loop on the same model,
+optimizer, autocast, memory layout and batches (``python -m wconv throughput --engine``).
+
 Run ``python -m wconv.bench`` (``--help`` for options). Example::
 
     >>> from wconv import bench
@@ -31,7 +35,7 @@ from .density import PAPER_OPTIMUM_7X7
 from .surgery import fold
 
 __all__ = ["LayerShape", "SHAPES", "PROFILE_RUNS", "overhead_scaling", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
-           "run", "summarise", "format_table", "main"]
+           "run", "summarise", "format_table", "engine_vs_plain", "main"]
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,104 @@ def format_table(rows: list[dict]) -> str:
     lines.append("-" * len(header))
     lines.append("median over shapes: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     return "\n".join(lines)
+
+
+def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str = "paper",
+                    budget: str | None = "book", steps: int = 20, rounds: int = 5,
+                    device=None, progress: bool = False) -> dict:
+    """Training images/s of the engine (:func:`wconv.train.fit`) and of a plain PyTorch loop.
+
+    Both train the model of :func:`wconv.classify.build` (the budget's width; one
+    copy each, the same ``W₀``) with the budget's optimizer settings, loss
+    (label smoothing), precision (bfloat16 autocast and channels-last where
+    supported) and batch size, on the same batches: one
+    :class:`wconv.data.TensorLoader` (shuffle, augmentation) over ``steps``
+    batches of random images. The engine adds what it does every step -- the
+    schedule, the running loss and top-1/top-5 sums, the progress bar (shown
+    when ``progress``) -- and its time is the one it reports
+    (``images_per_s``: the epoch's training loop, as in every stored run). The
+    plain loop is ``forward, loss, zero_grad, backward, step``. Rounds
+    alternate which goes first, after one untimed round each; the result is
+    the median over rounds.
+
+    Returns:
+        ``{'engine': ips, 'plain': ips, 'ratio': engine / plain, 'paired_ratio'`` (the
+        median of the rounds' engine / plain ratios), ``'engine_rounds': [...],
+        'plain_rounds': [...], 'arch', 'kernel_size', 'density', 'budget', 'width',
+        'batch_size', 'precision', 'steps', 'rounds', 'threads', 'device'}``.
+    """
+    from . import classify, data, settings, train
+
+    device = torch.device(device) if device is not None else settings.device()
+    name, b = settings.budget(budget, classify.BUDGETS)
+    # a tuned budget's lr comes from stored runs; any value of its grid times the same
+    lr = {"role": "sweep", "lr": b.lr_grid[len(b.lr_grid) // 2]} if b.tuned else {}
+    config = classify.make_config(arch, density, kernel_size, 0, name, **lr)
+    precision = config["precision"]
+    g = torch.Generator().manual_seed(0)
+    n = steps * config["batch_size"]
+    images = torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 100, (n,), generator=g)
+    loader = data.TensorLoader(data.TensorDataset(images, labels), config["batch_size"],
+                               data.CIFAR100_MEAN, data.CIFAR100_STD, shuffle=True,
+                               augment=config["augment"], drop_last=True, seed=0, device=device)
+    loss_fn, _ = classify.loss_functions(config)
+    engine_model, plain_model = classify.build(config), classify.build(config)
+    plain_model.to(device).train()
+    if precision == "bfloat16":
+        plain_model.to(memory_format=torch.channels_last)
+    opt = train.make_optimizer(plain_model.parameters(), config["optimizer"], config["lr"],
+                               config["momentum"], config["weight_decay"], config["nesterov"])
+    autocast = precision == "bfloat16"
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def plain() -> float:
+        loader.set_epoch(0)
+        sync()
+        t0 = time.perf_counter()
+        seen = 0
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if autocast:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                out = plain_model(x)
+            loss = loss_fn(out.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += len(y)
+        sync()
+        return seen / (time.perf_counter() - t0)
+
+    def engine() -> float:
+        out = train.fit(engine_model, loader, loss_fn=loss_fn, metrics=train.accuracy_metrics(),
+                        epochs=1, optimizer=config["optimizer"], lr=config["lr"],
+                        momentum=config["momentum"], weight_decay=config["weight_decay"],
+                        nesterov=config["nesterov"], schedule=config["schedule"],
+                        warmup=config["warmup"] or None, device=device, precision=precision,
+                        progress=progress, desc="engine")
+        return out["images_per_s"]
+
+    engine(), plain()   # untimed: allocations, oneDNN primitive creation
+    times = {"engine": [], "plain": []}
+    for r in range(rounds):
+        for name, fn in ((("engine", engine), ("plain", plain)) if r % 2 == 0 else
+                         (("plain", plain), ("engine", engine))):
+            times[name].append(fn())
+    result = {name: statistics.median(v) for name, v in times.items()}
+    # each round's engine/plain pair ran back to back: their ratio cancels slow drifts
+    paired_ratio = statistics.median(e / p for e, p in zip(times["engine"], times["plain"]))
+    return {"engine": result["engine"], "plain": result["plain"],
+            "ratio": result["engine"] / result["plain"], "paired_ratio": paired_ratio,
+            "engine_rounds": times["engine"],
+            "plain_rounds": times["plain"], "arch": arch, "kernel_size": kernel_size,
+            "density": density, "budget": config["budget"], "width": config["width"],
+            "batch_size": config["batch_size"], "precision": precision, "steps": steps,
+            "rounds": rounds, "threads": torch.get_num_threads(), "device": device.type}
 
 
 def main(argv=None) -> list[dict]:

@@ -3,8 +3,13 @@
 ``WCONV_PROFILE`` picks how much work the book's notebooks do:
 
 * ``smoke`` -- seconds per notebook; what the tests run;
-* ``book`` -- minutes on a 2-core CPU; what the published book runs (default);
+* ``book`` -- what the published book runs (default): minutes per notebook on a
+  2-core CPU, except chapter 4's ``book`` grid of classification runs (hours; it
+  is trained once in the background and read from ``results/``);
 * ``full`` -- paper scale, meant for a GPU.
+
+Modules may name more budgets than profiles (``classify``'s ``quick``: the
+former ``book`` budget of chapter 4, about 20 minutes).
 
 ``WCONV_DATA`` is the data root (see :func:`data_root`); ``WCONV_FETCH=1`` lets the
 loaders fetch a missing data set (see :func:`wconv.datasets.require`).

@@ -41,12 +41,17 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["fit", "evaluate", "forward", "PRECISIONS", "topk_accuracy", "accuracy_metrics",
-           "make_optimizer", "make_scheduler", "OPTIMIZERS", "SCHEDULES", "setup_distributed",
-           "is_main_process", "atomic_save", "throughput", "unwrap"]
+__all__ = ["fit", "evaluate", "forward", "PRECISIONS", "default_precision", "bfloat16_supported",
+           "resolve_precision", "topk_accuracy", "accuracy_metrics", "make_optimizer",
+           "make_scheduler", "onecycle_factor", "OPTIMIZERS", "SCHEDULES", "ONECYCLE_WARMUP",
+           "setup_distributed", "is_main_process", "atomic_save", "throughput", "unwrap"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "onecycle")
+#: Default warm-up fraction of the ``onecycle`` schedule (``pct_start`` of torch's OneCycleLR).
+ONECYCLE_WARMUP = 0.3
+#: ``onecycle`` starts at ``lr / ONECYCLE_DIV`` (``div_factor`` of torch's OneCycleLR).
+ONECYCLE_DIV = 25.0
 
 
 # --------------------------------------------------------------------------- metrics
@@ -127,13 +132,58 @@ def make_optimizer(params, name: str = "sgd", lr: float = 0.05, momentum: float 
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def make_scheduler(optimizer, name: str, total_steps: int):
-    """Per-step learning-rate schedule: ``cosine`` (to 0 over ``total_steps``) or ``constant``."""
+def _cos_between(start: float, end: float, progress: float) -> float:
+    """Cosine interpolation from ``start`` (progress 0) to ``end`` (progress 1)."""
+    return end + (start - end) / 2 * (1 + math.cos(math.pi * progress))
+
+
+def onecycle_factor(step: int, total_steps: int, warmup: float = ONECYCLE_WARMUP) -> float:
+    """Multiplier of the peak lr at optimizer step ``step`` (0-based) of the ``onecycle`` schedule.
+
+    Torch's :class:`~torch.optim.lr_scheduler.OneCycleLR` shape (cosine warm-up
+    from ``1 / ONECYCLE_DIV`` to 1 over the first ``warmup`` fraction of the steps,
+    then cosine annealing), with a final learning rate of exactly 0: the last step
+    (``step = total_steps - 1``) and any later one get factor 0.
+    """
+    total = max(1, int(total_steps))
+    last = total - 1
+    peak = warmup * total - 1           # the step with the peak lr (OneCycleLR's phase boundary)
+    step = min(step, last)
+    if peak > 0 and step <= peak:
+        return _cos_between(1 / ONECYCLE_DIV, 1.0, step / peak)
+    start = max(peak, 0.0)
+    if last <= start:
+        return 0.0 if step >= last else 1.0
+    return _cos_between(1.0, 0.0, (step - start) / (last - start))
+
+
+def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None = None):
+    """Per-step learning-rate schedule (one ``scheduler.step()`` after every optimizer step).
+
+    * ``cosine`` -- cosine annealing from the lr towards 0 over ``total_steps``;
+    * ``constant`` -- the lr throughout;
+    * ``onecycle`` -- cosine warm-up from ``lr / 25`` to the lr over the first
+      ``warmup`` fraction of the steps (default :data:`ONECYCLE_WARMUP`), then
+      cosine annealing to exactly 0 at the last step (:func:`onecycle_factor`).
+
+    ``warmup`` applies to ``onecycle`` only; the others take ``None`` or 0.
+    """
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
+    if name != "onecycle":
+        if warmup:
+            raise ValueError(f"warmup applies to the onecycle schedule only; got warmup={warmup!r} "
+                             f"with schedule {name!r}")
+    else:
+        warmup = ONECYCLE_WARMUP if warmup is None else warmup
+        if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
+            raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     total = max(1, total_steps)
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: onecycle_factor(step, total, warmup))
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
 
@@ -180,7 +230,26 @@ def _reduce(values: Tensor) -> Tensor:
     return values
 
 
-#: Arithmetic of the forward pass (see :func:`fit`).
+def _batch_sums(loss: Tensor, out: Tensor, y: Tensor, metrics: dict) -> Tensor:
+    """``[loss * n, sum of each metric]`` of one batch, float64, where the batch is.
+
+    The sample count stays on the host (``len(y)``): making a device tensor of it
+    every step would be a blocking host-to-device copy on CUDA.
+    """
+    n = len(y)
+    return torch.stack([loss.detach().double() * n]
+                       + [m(out.detach(), y).double().sum() for m in metrics.values()])
+
+
+def _means(sums: Tensor, count: int, names) -> tuple[dict, int]:
+    """``({'loss': mean, name: mean, ...}, count)`` over all processes (one sync)."""
+    totals = _reduce(torch.cat([sums, sums.new_tensor([float(count)])])).tolist()
+    count = int(totals[-1])
+    means = [v / max(count, 1) for v in totals[:-1]]
+    return dict(zip(["loss", *names], means)), count
+
+
+#: Arithmetic of the forward pass (see :func:`fit`); ``'auto'`` picks :func:`default_precision`.
 PRECISIONS = ("float32", "bfloat16")
 
 
@@ -188,6 +257,37 @@ def _check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     return precision
+
+
+def bfloat16_supported(device=None) -> bool:
+    """Whether ``device`` runs bfloat16 arithmetic natively.
+
+    On the CPU: oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``,
+    true with AVX-512 BF16 or AMX); without it autocast would emulate bfloat16,
+    slower than float32. On CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and later).
+    """
+    from . import settings
+
+    device = torch.device(device) if device is not None else settings.device()
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):   # a build without oneDNN or without the check
+        return False
+
+
+def default_precision(device=None) -> str:
+    """``'bfloat16'`` (autocast, channels-last) where :func:`bfloat16_supported`, else ``'float32'``."""
+    return "bfloat16" if bfloat16_supported(device) else "float32"
+
+
+def resolve_precision(precision: str, device=None) -> str:
+    """``precision``, with ``'auto'`` replaced by :func:`default_precision` of ``device``."""
+    return default_precision(device) if precision == "auto" else _check_precision(precision)
 
 
 def forward(model: nn.Module, x: Tensor, device, precision: str = "float32") -> Tensor:
@@ -221,29 +321,25 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, metrics: dic
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    sums = torch.zeros(len(metrics) + 2, dtype=torch.float64, device=device)
+    sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=device)
+    count = 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         out = forward(model, x, device, precision)
-        n = len(y)
-        row = [loss_fn(out, y).double() * n] + [m(out, y).double().sum() for m in metrics.values()]
-        sums += torch.stack(row + [torch.tensor(float(n), dtype=torch.float64, device=device)])
+        sums += _batch_sums(loss_fn(out, y), out, y, metrics)
+        count += len(y)
     model.train(was_training)
-    sums = _reduce(sums)
-    count = max(sums[-1].item(), 1.0)
-    result = {"loss": sums[0].item() / count}
-    for i, name in enumerate(metrics):
-        result[name] = sums[i + 1].item() / count
-    return result
+    return _means(sums, count, metrics)[0]
 
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *,
         loss_fn: Callable, metrics: dict | None = None, epochs: int, optimizer: str = "sgd",
         lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4,
-        nesterov: bool = False, schedule: str = "cosine", seed: int = 0,
-        test_loader: Iterable | None = None, checkpoint=None, checkpoint_key=None,
+        nesterov: bool = False, schedule: str = "cosine", warmup: float | None = None,
+        seed: int = 0, test_loader: Iterable | None = None, checkpoint=None, checkpoint_key=None,
         device=None, precision: str = "float32", progress: bool = True, desc: str = "train",
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        eval_loss_fn: Callable | None = None) -> dict:
     """Train ``model`` for ``epochs`` epochs and return its metrics.
 
     Args:
@@ -251,11 +347,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             initialised with several processes, wrapped in DistributedDataParallel.
         train_loader: yields ``(input, target)``; ``set_epoch(e)`` is called if present.
         val_loader: evaluated after every epoch (optional).
-        loss_fn: ``loss_fn(output, target)`` -> scalar mean loss.
+        loss_fn: ``loss_fn(output, target)`` -> scalar mean loss (the training objective).
         metrics: ``{name: fn(output, target) -> per-sample values (B,)}``.
         epochs: number of epochs.
         optimizer, lr, momentum, weight_decay, nesterov: see :func:`make_optimizer`.
-        schedule: ``cosine`` (per step, to 0) or ``constant``.
+        schedule, warmup: see :func:`make_scheduler` (``cosine``, ``constant``, ``onecycle``).
         seed: the global RNG is seeded with ``(seed, epoch)`` before every epoch.
         test_loader: evaluated once at the end (optional).
         checkpoint: file to write after every epoch and to resume from.
@@ -266,14 +362,17 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             pass runs under :func:`torch.autocast` in bfloat16 (weights, optimizer
             and loss stay float32) and 4-D models use the channels-last layout.
             On CPUs with AMX and on recent GPUs this is several times faster.
+            ``'auto'``: :func:`default_precision` of ``device``.
         progress: show a tqdm bar (``tqdm.auto``: notebook or terminal).
         desc: the bar's label.
         on_epoch_end: called as ``on_epoch_end(epoch, row)`` after each checkpoint;
             an exception raised there interrupts training (the checkpoint is kept).
+        eval_loss_fn: the loss reported on the validation and test data (default
+            ``loss_fn``; e.g. plain cross-entropy when training with label smoothing).
 
     Returns:
         ``{'epochs': [row, ...], 'final': {...}, 'train_time_s': float,
-        'images_per_s': float, 'resumed_from': int}``; each row has ``epoch``,
+        'images_per_s': float, 'resumed_from': int, 'precision': str}``; each row has ``epoch``,
         ``lr``, ``train_loss``, ``train_<metric>``, ``val_loss``, ``val_<metric>``
         and ``time_s``; ``final`` has the last epoch's validation numbers and the
         test numbers (``test_loss``, ``test_<metric>``).
@@ -286,7 +385,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     metrics = metrics or {}
     device = torch.device(device) if device is not None else settings.device()
-    _check_precision(precision)
+    precision = resolve_precision(precision, device)
+    eval_loss_fn = eval_loss_fn or loss_fn
     rank, world = _world()
     model = model.to(device)
     if precision == "bfloat16":
@@ -297,7 +397,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = make_optimizer(core.parameters(), optimizer, lr, momentum, weight_decay, nesterov)
     steps_per_epoch = len(train_loader)
-    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch)
+    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup)
 
     history, start, elapsed, seen = [], 0, 0.0, 0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -320,7 +420,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 train_loader.set_epoch(epoch)
             model.train()
             t0 = time.perf_counter()
-            sums = torch.zeros(len(metrics) + 2, dtype=torch.float64, device=device)
+            sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=device)
+            count = 0
             lr_now = opt.param_groups[0]["lr"]
             for x, y in train_loader:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -331,22 +432,19 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 opt.step()
                 sched.step()
                 with torch.no_grad():
-                    n = len(y)
-                    row = [loss.detach().double() * n]
-                    row += [m(out.detach(), y).double().sum() for m in metrics.values()]
-                    sums += torch.stack(row + [torch.tensor(float(n), dtype=torch.float64,
-                                                            device=device)])
+                    sums += _batch_sums(loss, out, y, metrics)
+                count += len(y)
                 bar.update(1)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)   # the epoch's queued kernels belong to its time
             train_time = time.perf_counter() - t0
-            sums = _reduce(sums)
-            count = max(sums[-1].item(), 1.0)
-            seen += int(sums[-1].item())
-            row = {"epoch": epoch + 1, "lr": lr_now, "train_loss": sums[0].item() / count}
-            for i, name in enumerate(metrics):
-                row[f"train_{name}"] = sums[i + 1].item() / count
+            means, count = _means(sums, count, metrics)
+            seen += count
+            row = {"epoch": epoch + 1, "lr": lr_now}
+            row.update({f"train_{k}": v for k, v in means.items()})
             if val_loader is not None:
                 row.update({f"val_{k}": v for k, v in
-                            evaluate(model, val_loader, loss_fn, metrics, device,
+                            evaluate(model, val_loader, eval_loss_fn, metrics, device,
                                      precision).items()})
             row["train_time_s"] = train_time
             row["time_s"] = time.perf_counter() - t0
@@ -368,18 +466,18 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     final = {k: v for k, v in history[-1].items() if k.startswith("val_")}
     if test_loader is not None:
         final.update({f"test_{k}": v for k, v in
-                      evaluate(model, test_loader, loss_fn, metrics, device,
+                      evaluate(model, test_loader, eval_loss_fn, metrics, device,
                                precision).items()})
     return {"epochs": history, "final": final, "train_time_s": elapsed,
             "images_per_s": seen / elapsed if elapsed > 0 else float("nan"),
-            "resumed_from": resumed_from}
+            "resumed_from": resumed_from, "precision": precision}
 
 
 # --------------------------------------------------------------------------- speed
 
 def throughput(models: dict, make_batch: Callable[[], tuple], loss_fn: Callable, *,
                steps: int = 10, rounds: int = 5, warmup: int = 2, lr: float = 0.01,
-               device=None) -> dict:
+               device=None, precision: str = "float32") -> dict:
     """Training throughput (images/s) of several models, measured side by side.
 
     Every round times ``steps`` SGD steps of each model in turn on the same
@@ -391,6 +489,7 @@ def throughput(models: dict, make_batch: Callable[[], tuple], loss_fn: Callable,
         make_batch: returns ``(input, target)``.
         loss_fn: ``loss_fn(output, target)`` -> scalar.
         steps, rounds, warmup: timed steps per round, rounds, untimed steps first.
+        precision: as in :func:`fit` (``'bfloat16'``: autocast and channels-last).
 
     Returns:
         ``{name: images_per_s}``, plus ``{'ratio/<name>': throughput / first model's}``.
@@ -405,16 +504,19 @@ def throughput(models: dict, make_batch: Callable[[], tuple], loss_fn: Callable,
     from . import settings
 
     device = torch.device(device) if device is not None else settings.device()
+    precision = resolve_precision(precision, device)
     x, y = make_batch()
     x, y = x.to(device), y.to(device)
     opts = {}
     for name, m in models.items():
         m.to(device).train()
+        if precision == "bfloat16":
+            m.to(memory_format=torch.channels_last)
         opts[name] = torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9)
 
     def step(name):
         opts[name].zero_grad(set_to_none=True)
-        loss_fn(models[name](x), y).backward()
+        loss_fn(forward(models[name], x, device, precision), y).backward()
         opts[name].step()
 
     def sync():
