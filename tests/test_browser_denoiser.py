@@ -80,10 +80,11 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def panel(browser_ready, site):
-    """The page open in Chromium, models loaded and the first update shown."""
-    with browser.StaticServer(site["root"]) as server, browser.chromium_context() as context:
-        page = context.new_page()
+def panel(browser_context, site):
+    """The page open in the session's Chromium, models loaded and the first update shown."""
+    # one Playwright per test session: a second sync_playwright in this thread fails
+    with browser.StaticServer(site["root"]) as server:
+        page = browser_context.new_page()
         log = browser.PageLog().attach(page)
         t0 = time.perf_counter()
         page.goto(server.url("index.html"))
