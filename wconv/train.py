@@ -127,15 +127,35 @@ def make_optimizer(params, name: str = "sgd", lr: float = 0.05, momentum: float 
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def make_scheduler(optimizer, name: str, total_steps: int):
-    """Per-step learning-rate schedule: ``cosine`` (to 0 over ``total_steps``) or ``constant``."""
+def make_scheduler(optimizer, name: str, total_steps: int, warmup_steps: int = 0):
+    """Per-step learning-rate schedule: ``cosine`` (to 0 over ``total_steps``) or ``constant``.
+
+    With ``warmup_steps > 0`` the factor first rises linearly, ``(s + 1) / warmup_steps`` for
+    the first ``warmup_steps`` steps, and the cosine then spans the remaining steps.
+
+    Example::
+
+        >>> opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> sched = make_scheduler(opt, "cosine", total_steps=10, warmup_steps=2)
+        >>> [round(sched.lr_lambdas[0](s), 3) for s in (0, 1, 2, 6, 10)]
+        [0.5, 1.0, 1.0, 0.5, 0.0]
+    """
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+    warm = warmup_steps
     if name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    total = max(1, total_steps)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: (step + 1) / warm if step < warm else 1.0)
+    total = max(1, total_steps - warm)
+
+    def factor(step):
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(step - warm, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 # --------------------------------------------------------------------------- files
@@ -243,7 +263,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         nesterov: bool = False, schedule: str = "cosine", seed: int = 0,
         test_loader: Iterable | None = None, checkpoint=None, checkpoint_key=None,
         device=None, precision: str = "float32", progress: bool = True, desc: str = "train",
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+        on_epoch_end: Callable[[int, dict], None] | None = None, warmup_steps: int = 0,
+        grad_clip: float | None = None,
+        configure_optimizer: Callable[[torch.optim.Optimizer, nn.Module], None] | None = None
+        ) -> dict:
     """Train ``model`` for ``epochs`` epochs and return its metrics.
 
     Args:
@@ -270,6 +293,14 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         desc: the bar's label.
         on_epoch_end: called as ``on_epoch_end(epoch, row)`` after each checkpoint;
             an exception raised there interrupts training (the checkpoint is kept).
+        warmup_steps: linear learning-rate warm-up before the schedule (see
+            :func:`make_scheduler`).
+        grad_clip: clip the gradients' global L2 norm to this value before every step
+            (``None``: no clipping). The epoch rows then hold ``clipped``, the fraction of
+            steps whose norm was above it.
+        configure_optimizer: called once as ``configure_optimizer(optimizer, model)`` after the
+            optimizer is built (e.g. to register step hooks, see
+            :func:`wconv.reparam.positionwise_adam_lr`).
 
     Returns:
         ``{'epochs': [row, ...], 'final': {...}, 'train_time_s': float,
@@ -297,7 +328,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = make_optimizer(core.parameters(), optimizer, lr, momentum, weight_decay, nesterov)
     steps_per_epoch = len(train_loader)
-    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch)
+    if configure_optimizer is not None:
+        configure_optimizer(opt, core)
+    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup_steps)
+    if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and grad_clip > 0):
+        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
 
     history, start, elapsed, seen = [], 0, 0.0, 0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -322,12 +357,17 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             t0 = time.perf_counter()
             sums = torch.zeros(len(metrics) + 2, dtype=torch.float64, device=device)
             lr_now = opt.param_groups[0]["lr"]
+            clipped = steps = 0
             for x, y in train_loader:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 out = forward(model, x, device, precision)
                 loss = loss_fn(out, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if grad_clip is not None:
+                    norm = nn.utils.clip_grad_norm_(core.parameters(), grad_clip)
+                    clipped += int(norm.item() > grad_clip)
+                steps += 1
                 opt.step()
                 sched.step()
                 with torch.no_grad():
@@ -342,6 +382,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             count = max(sums[-1].item(), 1.0)
             seen += int(sums[-1].item())
             row = {"epoch": epoch + 1, "lr": lr_now, "train_loss": sums[0].item() / count}
+            if grad_clip is not None:
+                row["clipped"] = clipped / max(steps, 1)
             for i, name in enumerate(metrics):
                 row[f"train_{name}"] = sums[i + 1].item() / count
             if val_loader is not None:
