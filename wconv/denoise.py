@@ -313,7 +313,7 @@ def command(config: dict) -> str:
         extra += " --no-batch-norm"
     if "lr_tuning" in config:
         extra += " --lr tuned"
-    elif config["lr"] != BUDGETS[config["budget"]].lr:
+    elif config["name"].endswith(f"-lr{config['lr']:g}"):    # an explicit lr (a tuning run)
         extra += f" --lr {config['lr']:g}"
     return (f"python -m wconv.denoise --arch {config['arch']} --density {config['density']} "
             f"--kernel-size {config['kernel_size']} --seed {config['seed']} "
@@ -947,7 +947,8 @@ def summary(records) -> list[dict]:
     is also compared with the standard (``uniform``) one of the same architecture, kernel
     size and BatchNorm, seed by seed (same initial weights and data): ``dpsnr_mean``/
     ``dpsnr_std`` of the paired differences and the two-sided paired t-test ``p_value``
-    (``nan`` with fewer than two pairs). ``collapsed`` counts the variant's runs that
+    (``nan`` with fewer than two pairs). Tuning runs (:func:`is_tuning`) are left out.
+    ``collapsed`` counts the variant's runs that
     :func:`collapsed` flags (measured at σ = 25 on the first test set, so the same count
     on every row of the variant); ``gain_mean`` is the mean gain over the noisy input.
 
@@ -958,6 +959,8 @@ def summary(records) -> list[dict]:
 
     by, flags = {}, {}
     for r in records:
+        if is_tuning(r):
+            continue
         c = r["config"]
         flags.setdefault(_variant(c), {})[c["seed"]] = collapsed(r)
         for set_name, per_set in r["test"].items():
@@ -1128,6 +1131,14 @@ def plot_sigma(rows, arch: str, test_set: str, ax=None):
 
 # --------------------------------------------------------------------------- the study's analysis
 
+def is_tuning(record: dict) -> bool:
+    """A learning-rate tuning run (seed :data:`TUNE_SEED`, explicit ``lr``, no ``lr_tuning``)."""
+    c = record["config"]
+    b = BUDGETS.get(c["budget"])
+    return (b is not None and b.lr_grid is not None and c["seed"] == TUNE_SEED
+            and "lr_tuning" not in c)
+
+
 def is_final(record: dict) -> bool:
     """A final run: the budget's length, and the tuned learning rate where the budget tunes."""
     c = record["config"]
@@ -1241,14 +1252,18 @@ def format_comparisons(rows) -> str:
     return "\n".join(lines)
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
 def verdict(d: dict, unit: str = "dB") -> str:
     """One sentence from a :func:`paired` result: a difference whose 95 % interval holds 0 is
     reported as no measurable difference, as plainly as a gain or a loss."""
     base = f"{d['arm']} vs {d['reference']}: {d['mean']:+.2f} {unit}"
     if math.isnan(d["ci_low"]):
-        return (f"{base} over {d['n']} seed{'s' if d['n'] != 1 else ''} "
-                "(too few pairs for a confidence interval: no verdict).")
-    ci = f"95 % CI [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}] {unit}, {d['n']} seeds"
+        return (f"{base} over {_seeds(d['n'])} "
+                "(too few pairs or no spread for a confidence interval: no verdict).")
+    ci = f"95 % CI [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}] {unit}, {_seeds(d['n'])}"
     if d["ci_low"] > 0:
         word = "better"
     elif d["ci_high"] < 0:
@@ -1404,7 +1419,7 @@ def findings(records, test_set: str | None = None, sigma: int = 25) -> dict[str,
         goal = "meets" if best["psnr_mean"] >= 29.0 else "misses"
         out["best_standard"] = (
             f"The best standard DnCNN is {best['label']}: {best['psnr_mean']:.2f} dB on "
-            f"{best['test_set']} at σ = {sigma} ({best['n']} seeds); it {goal} the 29.0 dB goal, "
+            f"{best['test_set']} at σ = {sigma} ({_seeds(best['n'])}); it {goal} the 29.0 dB goal, "
             f"{best['psnr_mean'] - PUBLISHED['cdncnn_cbsd68_sigma25']['psnr']:+.2f} dB from the "
             "published colour DnCNN.")
     for d in comparisons(finals, test_set, sigma):
