@@ -312,3 +312,71 @@ def test_smoke_plan_on_real_data_tunes_trains_resumes_and_analyses(tmp_path, mon
     assert set(D.findings(recs)) >= {"collapse", "plateau"}
     cli(["denoise", "--grid", "controls", "--budget", "smoke", "--seeds", "0",
          "--results-dir", str(res), "--status"])
+
+
+def _tuned(arm, seed, budget, epochs=None, lr=1e-3):
+    t = {"grid": [1e-3, 3e-3], "scores": [28.0, 27.0], "choice": lr, "rule": "test", "tie_db": 0.05,
+         "seed": D.TUNE_SEED, "epochs": 1, "runs": []}
+    return arm.config(seed, budget, epochs=epochs, lr=lr, lr_tuning=t)
+
+
+def _fake(config, psnr25, noisy=20.5, curve=None):
+    per = {str(s): {"mean_psnr": psnr25 - (s - 25) / 5, "noisy_mean_psnr": noisy - (s - 25) / 5,
+                    "mean_ssim": 0.8} for s in config["test_sigmas"]}
+    curve = curve or [psnr25] * config["epochs"]
+    return {"config": config, "test": {"CBSD68": per, "Kodak24": per},
+            "epochs": [{"epoch": i, "val_psnr": v} for i, v in enumerate(curve, 1)]}
+
+
+def test_analysis_paired_intervals_regime_crossing_and_findings():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    std, wtd = D.Arm("dncnn", 7, "uniform"), D.Arm("dncnn", 7, "paper")
+    head = D.Arm("dncnn", 7, "head-start")
+    recs = []
+    # regime: the weighted arm leads at 1 epoch, the standard one at 2 (the budget's length)
+    for seed, (s1, w1, s2, w2, h2) in enumerate([(21.0, 25.0, 29.1, 28.9, 28.95),
+                                                 (21.5, 25.2, 29.3, 28.9, 29.3),
+                                                 (21.2, 25.1, 29.0, 28.9, 28.9)]):
+        recs += [_fake(_tuned(std, seed, "smoke", epochs=1), s1),
+                 _fake(_tuned(wtd, seed, "smoke", epochs=1), w1),
+                 _fake(_tuned(std, seed, "smoke"), s2), _fake(_tuned(wtd, seed, "smoke"), w2),
+                 _fake(_tuned(head, seed, "smoke"), h2)]
+    recs.append(_fake(std.config(D.TUNE_SEED, "smoke", epochs=1, lr=3e-3), 20.6))   # a tuning run
+    assert sum(D.is_final(r) for r in recs) == 9 and sum(D.is_tuning(r) for r in recs) == 1
+    d = D.paired(recs, wtd, std)
+    x, y = [28.9] * 3, [29.1, 29.3, 29.0]
+    ci = stats.ttest_rel(x, y).confidence_interval()
+    assert d["n"] == 3 and d["mean"] == pytest.approx(-0.2333333)
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert ci.low < 0 < ci.high and D.verdict(d).endswith("no measurable difference.")
+    d3 = D.paired(recs, wtd, std, test_set="Kodak24", sigma=15)
+    assert d3["mean"] == pytest.approx(d["mean"])
+    big = dict(d, ci_low=0.1, ci_high=0.5, mean=0.3)
+    assert "the first is better" in D.verdict(big)
+    same = D.paired(recs, head, wtd)
+    assert "no measurable difference" in D.verdict(same)
+    pts = D.regime_points(recs, std)
+    assert [p["steps"] for p in pts] == [2, 4] and [p["n"] for p in pts] == [3, 3]
+    cross = D.regime_crossings(recs, wtd, std)
+    assert len(cross) == 1 and 2 < cross[0] < 4
+    table = D.plateau_table(recs)
+    assert [r["label"] for r in table] == [std.label, wtd.label, head.label]
+    assert all(r["n"] == 3 and r["collapsed"] == 0 for r in table)
+    f = D.findings(recs)
+    assert f["collapse"].startswith("No final run collapsed (9 runs, 3 arms)")
+    assert "crosses" not in f["regime"] and "cross at" in f["regime"]
+    assert "meets the 29.0 dB goal" in f["best_standard"]
+    assert "no measurable difference" in f["control (b): head start W₀⊙Φ vs weighted 7×7"]
+    # a collapsed reference is said so
+    recs.append(_fake(_tuned(D.Arm("dncnn", 3, "uniform"), 0, "smoke"), 20.9))
+    assert "dncnn 3×3 standard (1 of 1)" in D.findings(recs)["collapse"]
+    fig, ax = plt.subplots()
+    D.plot_regime(recs, ax=ax)
+    assert ax.get_xscale() == "log" and "steps" in ax.get_xlabel() and "dB" in ax.get_ylabel()
+    assert len(ax.lines) >= 3
+    D.plot_curves(recs, "dncnn", ax=ax, x="steps")
+    plt.close("all")
