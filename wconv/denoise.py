@@ -1,12 +1,23 @@
 r"""Denoising experiments: named configurations, stored results, tables and figures.
 
 A configuration is architecture (``dncnn``, ``nafnet``) x kernel size x
-density x seed x budget. The budget (:data:`BUDGETS`: ``smoke``, ``book``,
-``full``, default the active :func:`wconv.settings.profile`) fixes the data,
-the model size and the training length. :func:`run` loads the stored result of
-a configuration from ``results/denoise/`` or trains it with
+density (or control arm, :data:`CONTROLS`) x BatchNorm x seed x budget. The
+budget (:data:`BUDGETS`: ``smoke``, ``quick``, ``book``, ``full``, default the
+active :func:`wconv.settings.profile`) fixes the data, the model size, the
+recipe and the training length. :func:`run` loads the stored result of a
+configuration from ``results/denoise/`` or trains it with
 :func:`wconv.train.fit` and stores it; :func:`command` gives the shell command
 that reproduces it.
+
+The study (:func:`plan` ``'study'``, budget ``book``): every arm's learning rate
+is chosen on the validation images from the budget's ``lr_grid``
+(:func:`lr_tuning`, stored tuning runs), every final run is trained to its
+plateau (:func:`plateau`) and flagged when it collapsed (:func:`collapsed`); the
+controls (:data:`CONTROL_ARMS`) and the regime map (:data:`REGIME_ARMS` at the
+budget's ``regime_epochs``) say where a gap comes from; :func:`plateau_table`,
+:func:`comparisons`, :func:`regime_crossings` and :func:`findings` read it all
+back from the stored records. Run it with
+``python -m wconv denoise --grid study --budget book`` (``--status`` lists it).
 
 Protocol of every run:
 
@@ -17,7 +28,8 @@ Protocol of every run:
   ``n_val`` are held out for validation (the curves), never the test images;
 * training: blind Gaussian noise with a level drawn per patch from
   ``train_sigma`` (DnCNN-B style), random ``patch x patch`` crops redrawn every
-  epoch, MSE loss, Adam with a cosine schedule;
+  epoch, MSE loss, Adam with a cosine schedule (``book``: after a linear
+  warm-up, with gradient-norm clipping and DnCNN's last layer started at zero);
 * test: every test image (a seeded subset of ``n_test`` per set, centre-cropped
   to ``test_crop`` if set) with fixed noise at each ``sigma`` of
   :data:`wconv.denoise_data.SIGMAS`; PSNR and SSIM of the output clipped to
@@ -807,7 +819,13 @@ def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=N
     * ``controls``: :data:`CONTROL_ARMS` (paired with the weighted 7×7 of ``dncnn``);
     * ``regime``: :data:`REGIME_ARMS` at each of the budget's ``regime_epochs`` (separate
       runs, each with its own warm-up and cosine over its own length; their learning rate
-      is the arm's tuned one), shortest first; the budget's own length is the ``dncnn`` runs;
+      is the arm's tuned one), shortest first; the budget's own length is the ``dncnn`` runs.
+      Separate runs, not one long run read at its checkpoints: a checkpoint at step ``s`` of
+      a ``T``-step cosine is a model whose learning rate has not been annealed and whose
+      warm-up and schedule were sized for ``T``; it measures "a longer run, interrupted",
+      not "a run of ``s`` steps", underestimates the latter, and by different amounts for
+      arms that differ in how they take a high learning rate -- the very thing compared.
+      The shorter runs cost ``sum(regime_epochs) / epochs`` of a final run each (0.68);
     * ``nafnet``: :data:`NAFNET_ARMS`;
     * ``study``: all four, in this order (items in two blocks are listed once).
     """
@@ -833,11 +851,18 @@ def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=N
     return items
 
 
-#: Measured seconds per Adam step and per run's testing, per (budget, arch, kernel size), on
-#: 2 Xeon cores with AMX (bfloat16); used by :func:`estimate_minutes` when no stored run of
-#: the same kind tells.
-STEP_SECONDS = {}
-TEST_SECONDS = {}
+#: Seconds per Adam step of the ``book`` budget per (budget, arch, kernel size), bfloat16 on
+#: 2 Xeon cores with AMX, for :func:`estimate_minutes` until a stored run of the same kind
+#: tells: DnCNN 7x7 and 3x3 measured on a quiet machine (22.7 and 71 steps/s, batch 16 of
+#: 40 x 40, one process); 5x5 and NAFNet estimated from their multiply-adds and the stored
+#: float32 ``quick`` runs. Under another process on the same cores they run 2-8x slower.
+STEP_SECONDS = {("book", "dncnn", 7): 0.044, ("book", "dncnn", 5): 0.025,
+                ("book", "dncnn", 3): 0.014, ("book", "nafnet", 7): 0.07,
+                ("book", "nafnet", 3): 0.05}
+#: Seconds of a run outside its training steps (loading, validation after every epoch,
+#: testing 92 crops at 3 noise levels), estimated likewise.
+TEST_SECONDS = {("book", "dncnn", 7): 40.0, ("book", "dncnn", 5): 30.0, ("book", "dncnn", 3): 25.0,
+                ("book", "nafnet", 7): 45.0, ("book", "nafnet", 3): 40.0}
 
 
 def estimate_minutes(config: dict, records=()) -> float | None:
