@@ -237,9 +237,9 @@ def test_plan_order_tuning_first_then_seed_by_seed():
     items = D.plan("study", "book")
     assert len(items) == len(set(items))
     stages = [i.stage for i in items]
-    assert stages.count("tune") == 3 * 15 and stages.count("final") == 3 * 15
+    assert stages.count("tune") == 4 * 15 and stages.count("final") == 3 * 15
     assert stages.count("regime") == len(D.REGIME_ARMS) * 3 * len(D.BUDGETS["book"].regime_epochs)
-    assert items[0] == D.PlanItem("tune", D.Arm("dncnn", 7, "uniform"), D.TUNE_SEED, 15, 3e-4)
+    assert items[0] == D.PlanItem("tune", D.Arm("dncnn", 7, "uniform"), D.TUNE_SEED, 15, 1e-4)
     first_final = {}
     for n, item in enumerate(items):
         if item.stage != "tune":
@@ -371,6 +371,7 @@ def test_analysis_paired_intervals_regime_crossing_and_findings():
     assert "crosses" not in f["regime"] and "cross at" in f["regime"]
     assert "meets the 29.0 dB goal" in f["best_standard"]
     assert "no measurable difference" in f["control (b): head start W₀⊙Φ vs weighted 7×7"]
+    assert "dncnn 7×7 paper (0.001)" in f["lr_edge"]          # 1e-3 is the end of [1e-3, 3e-3]
     # a collapsed reference is said so
     recs.append(_fake(_tuned(D.Arm("dncnn", 3, "uniform"), 0, "smoke"), 20.9))
     assert "dncnn 3×3 standard (1 of 1)" in D.findings(recs)["collapse"]

@@ -214,7 +214,7 @@ BUDGETS = {
                    precision="bfloat16", dncnn={"depth": 7, "width": 16},
                    nafnet={"width": 12, "enc_blocks": [1, 1], "middle_blocks": 1,
                            "dec_blocks": [1, 1]},
-                   zero_last=True, warmup=0.05, grad_clip=1.0, lr_grid=(3e-4, 1e-3, 3e-3),
+                   zero_last=True, warmup=0.05, grad_clip=1.0, lr_grid=(1e-4, 3e-4, 1e-3, 3e-3),
                    tune_epochs=15,
                    regime_epochs=(1, 3, 10, 20)),
     # the papers' scale: DnCNN 17x64, NAFNet of the paper's SIDD size; for a GPU or an
@@ -931,6 +931,9 @@ def format_status(rows) -> str:
         totals[r["state"]] = (n + 1, t + (r["minutes"] or 0.0))
     for state, (n, t) in totals.items():
         lines.append(f"{state}: {n} runs, about {t:.0f} CPU minutes")
+    left = sum(t for state, (n, t) in totals.items() if state != "stored")
+    lines.append(f"all: {len(rows)} runs; left to train: about {left / 60:.1f} CPU hours "
+                 "(estimates for a quiet 2-core machine)")
     return "\n".join(lines)
 
 
@@ -1421,7 +1424,8 @@ def findings(records, test_set: str | None = None, sigma: int = 25) -> dict[str,
     """Verdict sentences for the chapter, computed from the stored records.
 
     Keys: ``collapse`` (collapsed final runs per arm), ``plateau`` (runs that did not reach
-    it), ``best_standard`` (against the 29 dB goal and the published 31.2 dB), every
+    it), ``lr_edge`` (arms whose tuned learning rate is an end of the grid, if any),
+    ``best_standard`` (against the 29 dB goal and the published 31.2 dB), every
     :data:`PAIRS` question present, ``regime`` (crossing points) and ``papers_setting``.
     A difference whose 95 % CI contains 0 reads "no measurable difference".
     """
@@ -1438,6 +1442,12 @@ def findings(records, test_set: str | None = None, sigma: int = 25) -> dict[str,
     out["plateau"] = ("Every final run reached its plateau (validation gain < "
                       f"{PLATEAU_DB} dB over the last {PLATEAU_FRACTION:.0%} of steps)."
                       if not short else "Not at the plateau: " + "; ".join(short) + ".")
+    edge = sorted({f"{arm_of(r['config']).label} ({r['config']['lr']:g})" for r in finals
+                   if "lr_tuning" in r["config"] and r["config"]["lr"] in
+                   (min(r["config"]["lr_tuning"]["grid"]), max(r["config"]["lr_tuning"]["grid"]))})
+    if edge:
+        out["lr_edge"] = ("Learning rates chosen at an end of the grid (a better one may lie "
+                          "beyond it): " + "; ".join(edge) + ".")
     std = [r for r in table if r["arm"].density == "uniform" and r["arm"].arch == _D]
     if std:
         best = max(std, key=lambda r: r["psnr_mean"])
