@@ -34,6 +34,8 @@ def test_configs_and_commands():
     for budget in ("quick", "full"):
         cfg = D.make_config("dncnn", "paper", 7, budget=budget)
         assert not {"zero_last", "warmup", "grad_clip", "batch_norm", "lr_tuning"} & set(cfg)
+    ref = results.load(D.reference_config())            # the stored 17 x 64 run still loads
+    assert ref is not None and ref["config"]["budget"] == "full" and not D.collapsed(ref)
     book = D.make_config("dncnn", "paper", 7, budget="book")
     assert book["zero_last"] and book["warmup"] > 0 and book["grad_clip"] > 0
     assert not {"lr_grid", "tune_epochs", "regime_epochs"} & set(book)
