@@ -831,17 +831,22 @@ class PlanItem:
 GRIDS = ("chapter5", "dncnn", "controls", "regime", "nafnet", "study")
 
 
-def _block(arms, budget, seeds, root, epochs=None) -> list[PlanItem]:
-    name, b = _budget(budget)
+def _block(arms, budget: str, seeds, root) -> list[PlanItem]:
+    """Every arm's tuning runs (if the budget tunes), then its final runs seed by seed."""
+    b = BUDGETS[budget]
     items = []
     if b.lr_grid is not None:
         for arm in arms:
             items += [PlanItem("tune", arm, c["seed"], c["epochs"] if c["epochs"] != b.epochs
-                               else None, c["lr"]) for c in tuning_configs(arm, name, root)]
-    for seed in seeds:
-        for e in (epochs or (None,)):
-            items += [PlanItem("final" if e is None else "regime", arm, seed, e) for arm in arms]
-    return items
+                               else None, c["lr"]) for c in tuning_configs(arm, budget, root)]
+    return items + [PlanItem("final", arm, seed) for seed in seeds for arm in arms]
+
+
+def _regime_block(arms, budget: str, seeds, root) -> list[PlanItem]:
+    """The regime arms' tuning runs, then their shorter runs seed by seed, shortest first."""
+    lengths = BUDGETS[budget].regime_epochs or ()
+    return _block(arms, budget, (), root) + [PlanItem("regime", arm, seed, e) for seed in seeds
+                                             for e in lengths for arm in arms]
 
 
 def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=None) -> list[PlanItem]:
@@ -866,21 +871,15 @@ def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=N
     """
     if name not in GRIDS or name == "chapter5":
         raise ValueError(f"plan must be one of {', '.join(GRIDS[1:])}; got {name!r}")
-    bname, b = _budget(budget)
+    bname, _ = _budget(budget)
     blocks = {"dncnn": lambda: _block(DNCNN_ARMS, bname, seeds, root),
               "controls": lambda: _block(CONTROL_ARMS, bname, seeds, root),
-              "regime": lambda: [i for i in _block(REGIME_ARMS, bname, seeds, root,
-                                                   b.regime_epochs or ()) if i.stage == "regime"]
-              + [i for i in _block(REGIME_ARMS, bname, seeds, root) if i.stage == "tune"],
+              "regime": lambda: _regime_block(REGIME_ARMS, bname, seeds, root),
               "nafnet": lambda: _block(NAFNET_ARMS, bname, seeds, root)}
-    names = ["dncnn", "controls", "regime", "nafnet"] if name == "study" else [name]
     items, seen = [], set()
-    for n in names:
-        block = blocks[n]()
-        if n == "regime":   # tuning of the regime arms first (already listed in a study)
-            block = [i for i in block if i.stage == "tune"] + [i for i in block if i.stage != "tune"]
-        for item in block:
-            if item not in seen:
+    for n in (["dncnn", "controls", "regime", "nafnet"] if name == "study" else [name]):
+        for item in blocks[n]():
+            if item not in seen:      # a regime arm's tuning runs are listed once
                 seen.add(item)
                 items.append(item)
     return items
