@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+import math
+
 import pytest
 from conftest import require_data
 import torch
@@ -383,3 +385,24 @@ def test_analysis_paired_intervals_regime_crossing_and_findings():
     assert len(ax.lines) >= 3
     D.plot_curves(recs, "dncnn", ax=ax, x="steps")
     plt.close("all")
+
+
+def test_a_diverged_run_is_stored_with_nulls_and_counts_as_collapsed(tmp_path, monkeypatch):
+    require_data("denoise/CBSD68", "denoise/Kodak24", "denoise/BSDS500/train", "denoise/BSDS500/test")
+    build = D.build
+
+    def diverged(config, channels=3):
+        model = build(config, channels)
+        with torch.no_grad():
+            next(model.parameters()).fill_(float("nan"))
+        return model
+
+    monkeypatch.setattr(D, "build", diverged)
+    cfg = D.make_config("dncnn", "uniform", 3, 0, "smoke", lr=3e-3)
+    rec = D.run(cfg, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", progress=False)
+    assert rec["test"]["CBSD68"]["25"]["mean_psnr"] is None and rec["collapsed"] is True
+    assert D.tuning_score(rec) is None and not rec["plateau"]["reached"]
+    assert rec["gain_db"]["CBSD68"]["25"] is None
+    assert D.choose_lr([1e-3, 3e-3], [25.0, D.tuning_score(rec)]) == 1e-3
+    row = next(r for r in D.summary([rec]) if r["sigma"] == 25)
+    assert row["collapsed"] == 1 and math.isnan(row["psnr_mean"])

@@ -500,8 +500,9 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
               "patches_per_s": out["images_per_s"], "resumed_from_epoch": out["resumed_from"],
               "parameters": sum(q.numel() for q in model.parameters()),
               "command": command(config)}
+    record = _json_safe(record)   # a diverged run's NaN scores are stored as null
     record.update(gain_db=gains(record, config), collapsed=collapsed(dict(record, config=config)),
-                  plateau=plateau(dict(record, config=config)))
+                  plateau=_json_safe(plateau(dict(record, config=config))))
     _results.save(config, record, results_dir)
     ckpt.unlink(missing_ok=True)
     # Return what the store holds, so a fresh and a stored result look exactly alike.
@@ -601,12 +602,33 @@ def warmup_steps(config: dict) -> int:
     return int(round(config.get("warmup", 0.0) * total_steps(config)))
 
 
+def _json_safe(value):
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _num(value) -> float:
+    """A stored number, ``None`` (a diverged run's NaN) read back as NaN."""
+    return float("nan") if value is None else float(value)
+
+
 def gains(record: dict, config: dict | None = None) -> dict:
-    """PSNR gain of the output over the noisy input (dB), per test set and σ (``str``)."""
+    """PSNR gain of the output over the noisy input (dB), per test set and σ (``str``);
+    ``None`` where the output's PSNR is not a number (a diverged run)."""
     config = config or record["config"]
-    return {name: {str(sg): per_set[str(sg)]["mean_psnr"] - per_set[str(sg)]["noisy_mean_psnr"]
-                   for sg in config["test_sigmas"]}
-            for name, per_set in record["test"].items()}
+    out = {}
+    for name, per_set in record["test"].items():
+        out[name] = {}
+        for sg in config["test_sigmas"]:
+            g = _num(per_set[str(sg)]["mean_psnr"]) - per_set[str(sg)]["noisy_mean_psnr"]
+            out[name][str(sg)] = g if math.isfinite(g) else None
+    return out
 
 
 def collapsed(record: dict, threshold: float = COLLAPSE_DB) -> bool:
@@ -622,13 +644,14 @@ def collapsed(record: dict, threshold: float = COLLAPSE_DB) -> bool:
         (True, False)
     """
     first = next(iter(record["test"].values()))["25"]
-    return bool(first["mean_psnr"] - first["noisy_mean_psnr"] < threshold)
+    gain = _num(first["mean_psnr"]) - first["noisy_mean_psnr"]
+    return bool(not gain >= threshold)      # a diverged run (NaN) does not denoise either
 
 
 def curve(record: dict) -> list[tuple[int, float]]:
     """``(steps, validation PSNR at σ = 25)`` after every epoch of a run."""
     n = steps_per_epoch(record["config"])
-    return [(e["epoch"] * n, e["val_psnr"]) for e in record["epochs"]]
+    return [(e["epoch"] * n, _num(e["val_psnr"])) for e in record["epochs"]]
 
 
 def plateau(record: dict, tol_db: float = PLATEAU_DB, fraction: float = PLATEAU_FRACTION) -> dict:
@@ -726,8 +749,8 @@ def choose_lr(grid, scores, tie_db: float = TIE_DB) -> float:
 
 def tuning_score(record: dict) -> float | None:
     """A tuning run's score: its last validation PSNR at σ = 25 (dB); ``None`` if not finite."""
-    v = record["epochs"][-1]["val_psnr"]
-    return round(float(v), 4) if math.isfinite(v) else None
+    v = _num(record["epochs"][-1]["val_psnr"])
+    return round(v, 4) if math.isfinite(v) else None
 
 
 def tuning_configs(arm: Arm, budget: str | None = None, root=None) -> list[dict]:
@@ -1035,8 +1058,8 @@ def summary(records) -> list[dict]:
     for (arch, k, dens, bn, set_name, sigma), seeds in sorted(by.items(), key=lambda kv: (
             kv[0][0], kv[0][4], kv[0][5], not kv[0][3], kv[0][1],
             ARM_DENSITIES.index(kv[0][2]))):
-        p = np.array([seeds[s]["mean_psnr"] for s in sorted(seeds)])
-        q = np.array([seeds[s]["mean_ssim"] for s in sorted(seeds)])
+        p = np.array([_num(seeds[s]["mean_psnr"]) for s in sorted(seeds)])
+        q = np.array([_num(seeds[s]["mean_ssim"]) for s in sorted(seeds)])
         noisy = np.array([seeds[s]["noisy_mean_psnr"] for s in sorted(seeds)])
         row = {"arch": arch, "kernel_size": k, "density": dens, "batch_norm": bn,
                "test_set": set_name, "sigma": sigma, "runs": len(p), "psnr_mean": float(p.mean()),
@@ -1048,12 +1071,12 @@ def summary(records) -> list[dict]:
         ref = by.get((arch, k, "uniform", bn, set_name, sigma))
         if dens != "uniform" and ref:
             common = sorted(set(ref) & set(seeds))
-            d = np.array([seeds[s]["mean_psnr"] - ref[s]["mean_psnr"] for s in common])
+            d = np.array([_num(seeds[s]["mean_psnr"]) - _num(ref[s]["mean_psnr"]) for s in common])
             row["pairs"] = len(d)
             row["dpsnr_mean"] = float(d.mean()) if len(d) else float("nan")
             row["dpsnr_std"] = float(d.std(ddof=1)) if len(d) > 1 else float("nan")
-            row["p_value"] = (float(stats.ttest_rel([seeds[s]["mean_psnr"] for s in common],
-                                                    [ref[s]["mean_psnr"] for s in common]).pvalue)
+            row["p_value"] = (float(stats.ttest_rel([_num(seeds[s]["mean_psnr"]) for s in common],
+                                                    [_num(ref[s]["mean_psnr"]) for s in common]).pvalue)
                               if len(d) > 1 and d.std() > 0 else float("nan"))
         rows.append(row)
     return rows
@@ -1148,7 +1171,7 @@ def plot_curves(records, arch: str, ax=None, x: str = "epoch"):
             groups.setdefault((_label(r["config"]), total_steps(r["config"])), []).append(r)
     end = 0
     for (label, steps), rs in groups.items():
-        a = np.array([[e["val_psnr"] for e in r["epochs"]] for r in rs])
+        a = np.array([[_num(e["val_psnr"]) for e in r["epochs"]] for r in rs])
         n = steps_per_epoch(rs[0]["config"]) if x == "steps" else 1
         xs = np.arange(1, a.shape[1] + 1) * n
         end = max(end, xs[-1])
@@ -1214,7 +1237,7 @@ def is_final(record: dict) -> bool:
 
 def _score(record: dict, test_set: str | None, sigma: int) -> float:
     test_set = test_set or next(iter(record["test"]))
-    return record["test"][test_set][str(sigma)]["mean_psnr"]
+    return _num(record["test"][test_set][str(sigma)]["mean_psnr"])
 
 
 def _by_arm(records) -> dict:
