@@ -97,3 +97,67 @@ def test_compare_controls_and_kernel_gaps():
     assert gaps["standard, lr·Φ² only"][0] > 1e-3
     with pytest.raises(ValueError, match="differ in length"):
         reparam.kernel_gaps(runs["weighted"], {"kernels": runs["weighted"]["kernels"][:2]})
+
+
+def test_adam_equivalent_follows_the_weighted_trajectory_and_gradient_scaling_does_not():
+    """Adam on W⊙Φ = Adam on V with lr·Φ and eps/Φ: the 'adam' twin (gradient ×Φ, update ×Φ)
+    follows the weighted model; the SGD twin (gradient ×Φ² only) does not under Adam."""
+    dtype = torch.float64
+    batches = _photo_batches(8, dtype)
+    weighted = _weighted_net(dtype)
+    adam_twin = reparam.standard_equivalent(weighted, optimizer="adam")
+    sgd_twin = reparam.standard_equivalent(weighted)
+    make = lambda m: torch.optim.Adam(m.parameters(), lr=0.02)
+    ref = reparam.trajectory(weighted, make(weighted), batches, nn.functional.mse_loss)
+    opt = make(adam_twin)
+    reparam.scale_updates(opt, adam_twin)
+    twin = reparam.trajectory(adam_twin, opt, batches, nn.functional.mse_loss)
+    plain = reparam.trajectory(sgd_twin, make(sgd_twin), batches, nn.functional.mse_loss)
+    moved = max((k1 - k0).abs().max().item() for k0, k1 in zip(ref["kernels"][0], ref["kernels"][-1]))
+    assert moved > 1e-2
+    assert max(reparam.kernel_gaps(ref, twin)) < 1e-9
+    assert max(reparam.kernel_gaps(ref, plain)) > 1e-2      # Φ² on the gradient: not Adam's lr
+
+
+def test_adam_position_lr_moves_each_weight_by_lr_times_phi():
+    """Adam's first step moves every weight by lr (m̂/√v̂ = ±1); with the per-position control
+    (no head start) it moves by lr·Φ at each kernel position, from the standard W₀."""
+    torch.manual_seed(0)
+    layer = wconv.WeightedConv2d(2, 3, 5, density=[0.3, 0.7], bias=False, dtype=torch.float64)
+    control = reparam.standard_equivalent(layer, scale_init=False, optimizer="adam")
+    assert torch.equal(control.weight, layer.weight)              # starts at W₀, not W₀⊙Φ
+    opt = torch.optim.Adam(control.parameters(), lr=0.01, eps=1e-12)
+    reparam.scale_updates(opt, control)
+    w0 = control.weight.detach().clone()
+    control(torch.randn(4, 2, 9, 9, dtype=torch.float64)).square().mean().backward()
+    opt.step()
+    phi = layer.weight_mask().detach().expand_as(w0)
+    torch.testing.assert_close((control.weight - w0).abs(), 0.01 * phi, rtol=1e-6, atol=0)
+
+
+def test_head_start_control_starts_at_w0_phi_and_is_a_plain_conv():
+    from wconv import denoise as D
+
+    weighted = D.build(D.make_config("dncnn", "paper", 7, 0, "smoke"))
+    head = D.build(D.make_config("dncnn", "head-start", 7, 0, "smoke"))
+    pairs = [(w, h) for w, h in zip(weighted.modules(), head.modules())
+             if isinstance(w, wconv.WeightedConv2d)]
+    assert pairs and not any(isinstance(h, wconv.WeightedConv2d) for h in head.modules())
+    for w, h in pairs:
+        assert torch.equal(h.weight, w.weighted_weight()) and not hasattr(h, "lr_scale")
+    lr_only = D.build(D.make_config("dncnn", "position-lr", 7, 0, "smoke"))
+    standard = D.build(D.make_config("dncnn", "uniform", 7, 0, "smoke"))
+    convs = [m for m in lr_only.modules() if isinstance(m, nn.Conv2d)]
+    assert all(hasattr(m, "update_scale") for m in convs)
+    assert all(torch.equal(a, b) for a, b in zip(lr_only.parameters(), standard.parameters()))
+
+
+def test_scale_updates_needs_marked_convolutions_in_the_optimizer():
+    conv = nn.Conv2d(1, 1, 3)
+    with pytest.raises(ValueError, match="update_scale"):
+        reparam.scale_updates(torch.optim.Adam(conv.parameters()), conv)
+    twin = reparam.standard_equivalent(wconv.WeightedConv2d(1, 1, 3, density=[0.5]), optimizer="adam")
+    with pytest.raises(ValueError, match="not among the optimizer"):
+        reparam.scale_updates(torch.optim.Adam([nn.Parameter(torch.zeros(1))]), twin)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        reparam.standard_equivalent(twin, optimizer="rmsprop")

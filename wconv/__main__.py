@@ -113,16 +113,51 @@ def add_train(subparsers) -> None:
     p.set_defaults(func=_train)
 
 
+def _lr(text: str):
+    if text == "tuned":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lr takes a positive number or 'tuned', got {text!r}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--lr must be positive, got {text!r}")
+    return value
+
+
 def _denoise(args) -> int:
     from . import denoise, results
 
+    seeds = tuple(args.seeds)
+    if args.grid is not None and args.grid != "chapter5":
+        if args.epochs is not None or args.lr is not None:
+            raise SystemExit("--epochs and --lr apply to one run, not to --grid")
+        if args.status:
+            print(denoise.format_status(denoise.status(args.grid, args.budget, seeds,
+                                                       args.data_root, args.results_dir)))
+            return 0
+        denoise.run_plan(args.grid, args.budget, seeds, args.data_root, args.results_dir,
+                         progress=not args.no_progress, force=args.force,
+                         log=lambda line: print(line, flush=True))
+        return 0
+    if args.status:
+        raise SystemExit("--status lists a plan: give --grid (one of "
+                         f"{', '.join(denoise.GRIDS[1:])})")
     if args.grid is not None:
-        if args.epochs is not None:
-            raise SystemExit("--epochs applies to one run, not to --grid")
-        configs = denoise.grid(args.grid, args.budget, tuple(args.seeds), args.data_root)
+        if args.epochs is not None or args.lr is not None:
+            raise SystemExit("--epochs and --lr apply to one run, not to --grid")
+        configs = denoise.grid(args.grid, args.budget, seeds, args.data_root)
     else:
-        configs = [denoise.make_config(args.arch, args.density, args.kernel_size, args.seed,
-                                       args.budget, args.data_root, args.epochs)]
+        arm = denoise.Arm(args.arch, args.kernel_size, args.density, not args.no_batch_norm)
+        if args.lr == "tuned":
+            try:
+                configs = [denoise.final_config(arm, args.seed, args.budget, args.data_root,
+                                                args.results_dir, args.epochs)]
+            except denoise.TuningMissing as error:
+                raise SystemExit(str(error))
+        else:
+            configs = [arm.config(args.seed, args.budget, args.data_root, epochs=args.epochs,
+                                  lr=args.lr)]
     for i, config in enumerate(configs):
         where = denoise.results_dir_for(config, args.results_dir)
         stored = None if args.force else results.load(config, where)
@@ -131,7 +166,8 @@ def _denoise(args) -> int:
         how = "stored" if stored else f"trained in {record['wall_time_s']:.1f} s"
         scores = ", ".join(f"{name} σ=25 {by_sigma['25']['mean_psnr']:.2f} dB"
                            for name, by_sigma in record["test"].items())
-        print(f"[{i + 1}/{len(configs)}] {config['name']}: {scores} ({how}) -> "
+        flag = " COLLAPSED" if denoise.collapsed(record) else ""
+        print(f"[{i + 1}/{len(configs)}] {config['name']}: {scores}{flag} ({how}) -> "
               f"{results.result_path(config, where)}", flush=True)
     return 0
 
@@ -140,10 +176,17 @@ def add_denoise(subparsers) -> None:
     from . import denoise
 
     p = subparsers.add_parser("denoise", help="train (or load) denoising runs (DnCNN, NAFNet)")
-    _add_run_arguments(p, denoise.ARCHS, denoise.DENSITIES, denoise.BUDGETS, denoise.GRIDS,
+    _add_run_arguments(p, denoise.ARCHS, denoise.ARM_DENSITIES, denoise.BUDGETS, denoise.GRIDS,
                        arch="dncnn", density="paper", kernel_size=7)
     p.add_argument("--epochs", type=int, default=None,
                    help="train this many epochs instead of the budget's (not with --grid)")
+    p.add_argument("--lr", type=_lr, default=None,
+                   help="learning rate instead of the budget's, or 'tuned': the one chosen by "
+                        "the arm's stored tuning runs (a final run)")
+    p.add_argument("--no-batch-norm", action="store_true", help="DnCNN without BatchNorm")
+    p.add_argument("--status", action="store_true",
+                   help="with --grid: list every run of the plan (stored, partial, to run, "
+                        "after tuning) with estimated CPU minutes, and train nothing")
     p.set_defaults(func=_denoise)
 
 

@@ -94,7 +94,13 @@ class DnCNN(nn.Module):
         density: ``None`` for standard convolutions, else the ``density=`` of
             :class:`wconv.WeightedConv2d` used by every convolution.
         learnable_density: learn the density (see :class:`wconv.WeightedConv2d`).
-        batch_norm: BatchNorm after the middle convolutions, as in the paper.
+        batch_norm: BatchNorm after the middle convolutions, as in the paper; without it
+            the middle convolutions have biases.
+        zero_last: start the last convolution at zero (weight and bias), so that the
+            untrained network returns its input and the predicted noise grows from nothing.
+            With PyTorch's default initialisation the untrained residual is several times
+            larger than the noise, and Adam's fastest way down is to shrink it to nothing,
+            which can leave the network returning its input for thousands of steps.
 
     Shape:
         - Input: ``(N, C, H, W)``, noisy image in ``[0, 1]``.
@@ -108,7 +114,8 @@ class DnCNN(nn.Module):
     """
 
     def __init__(self, channels: int = 3, depth: int = 17, width: int = 64, kernel_size: int = 3,
-                 density=None, learnable_density: bool = False, batch_norm: bool = True):
+                 density=None, learnable_density: bool = False, batch_norm: bool = True,
+                 zero_last: bool = False):
         super().__init__()
         channels = _check_positive_int(channels, "channels")
         depth = _check_positive_int(depth, "depth", 2)
@@ -122,7 +129,12 @@ class DnCNN(nn.Module):
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
         layers.append(conv2d(width, channels, k, **conv))
+        if zero_last:
+            with torch.no_grad():
+                layers[-1].weight.zero_()
+                layers[-1].bias.zero_()
         self.body = nn.Sequential(*layers)
+        self.batch_norm, self.zero_last = bool(batch_norm), bool(zero_last)
         self.channels, self.depth, self.width, self.kernel_size = channels, depth, width, k
 
     def forward(self, input: Tensor) -> Tensor:

@@ -22,13 +22,30 @@ model's SGD trajectory exactly, and its two halves, for use as training controls
   (``scale_init`` / ``scale_lr`` switch either half off);
 * :func:`positionwise_lr` -- multiply a convolution's weight gradient by a
   per-position factor (a per-position learning rate for SGD);
+* :func:`scale_updates` -- multiply each optimiser step's update of the marked
+  convolutions by a per-position factor (a per-position learning rate for Adam);
 * :func:`trajectory` -- run an optimiser and record the effective kernels.
 
-Under Adam the gradient's per-coordinate scale is normalised away: Adam on
-``W`` equals Adam on ``V`` with per-position learning rate ``η Φ`` and
-per-position ``eps / Φ``, so the change is roughly ``Φ``, not ``Φ²``; gradient
-scaling then does not reproduce it, and :func:`standard_equivalent` is exact for
-SGD only.
+Under Adam the gradient's per-coordinate scale is normalised away. With
+``g = ∂L/∂V`` the weighted layer's gradient is ``∂L/∂W = Φ ⊙ g``, so Adam's
+moments on ``W`` are ``m_W = Φ ⊙ m_V`` and ``v_W = Φ² ⊙ v_V`` (both are
+running averages of the gradient and of its square, and ``Φ`` is constant), and
+its step on ``W`` is
+
+.. math::  ΔW = -η\, \frac{Φ ⊙ \hat m_V}{Φ ⊙ \sqrt{\hat v_V} + ε}
+              = -η\, \frac{\hat m_V}{\sqrt{\hat v_V} + ε/Φ},
+   \qquad ΔV = Φ ⊙ ΔW = -η Φ ⊙ \frac{\hat m_V}{\sqrt{\hat v_V} + ε/Φ}:
+
+Adam on ``V`` with the per-position learning rate ``η Φ`` and per-position
+``ε / Φ`` (``ε = 1e-8`` is negligible against ``√v̂`` except for vanishing
+gradients), so the change is ``Φ``, not ``Φ²``. Scaling the gradient alone
+(:func:`positionwise_lr`) only rescales ``ε`` under Adam; the per-position
+learning rate has to act on the *update*. :func:`standard_equivalent` with
+``optimizer='adam'`` does both: gradients times ``Φ`` (so ``ε`` becomes
+``ε/Φ``) and, through :func:`scale_updates` on the optimizer, each step's
+update times ``Φ`` -- exactly the weighted layer's Adam trajectory (decoupled
+or no weight decay; coupled weight decay is added after the hook and is not
+reproduced).
 
 Example::
 
@@ -50,7 +67,7 @@ from torch import Tensor, nn
 from .conv import WeightedConvMixin
 from .surgery import fold
 
-__all__ = ["positionwise_lr", "standard_equivalent", "trajectory", "effective_kernels",
+__all__ = ["positionwise_lr", "scale_updates", "standard_equivalent", "trajectory", "effective_kernels",
            "kernel_gaps", "compare_controls", "CONTROLS", "denoising_batches"]
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -104,33 +121,89 @@ def positionwise_lr(conv: nn.Module, scale) -> torch.utils.hooks.RemovableHandle
     return conv.weight.register_hook(lambda grad: grad * conv.lr_scale)
 
 
+def scale_updates(optimizer: torch.optim.Optimizer, model: nn.Module) -> tuple:
+    r"""Make every step of ``optimizer`` move the marked convolutions by ``update_scale ⊙ Δ``.
+
+    Marked convolutions are those of ``model`` with a buffer ``update_scale``
+    (:func:`standard_equivalent` with ``optimizer='adam'`` adds it). A step
+    pre-hook keeps their weights, a post-hook replaces each weight ``w_new`` by
+    ``w_old + update_scale ⊙ (w_new - w_old)``: whatever the optimiser's update
+    ``Δ``, the weight moves by ``update_scale ⊙ Δ`` -- a per-position learning
+    rate, also for Adam, whose update does not scale with the gradient.
+
+    Returns:
+        the two hook handles (``handle.remove()`` undoes the scaling).
+
+    Example::
+
+        >>> conv = nn.Conv2d(1, 1, 3, bias=False)
+        >>> conv.register_buffer("update_scale", torch.full((1, 1, 3, 3), 0.5))
+        >>> opt = torch.optim.Adam(conv.parameters(), lr=0.1)
+        >>> _ = scale_updates(opt, conv)
+        >>> w0 = conv.weight.detach().clone()
+        >>> conv(torch.ones(1, 1, 3, 3)).sum().backward(); opt.step()
+        >>> round((conv.weight - w0).abs().max().item(), 6)   # Adam's first step: lr, halved
+        0.05
+    """
+    marked = [m for m in model.modules() if isinstance(getattr(m, "update_scale", None), Tensor)]
+    if not marked:
+        raise ValueError("model has no convolution with an 'update_scale' buffer; build it with "
+                         "standard_equivalent(..., optimizer='adam')")
+    ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    missing = [type(m).__name__ for m in marked if id(m.weight) not in ids]
+    if missing:
+        raise ValueError(f"{len(missing)} marked convolution(s) ({', '.join(missing)}) are not "
+                         "among the optimizer's parameters")
+    saved: list = []
+
+    def before(opt, args, kwargs):
+        saved[:] = [m.weight.detach().clone() for m in marked]
+
+    @torch.no_grad()
+    def after(opt, args, kwargs):
+        for m, old in zip(marked, saved):
+            m.weight.copy_(old + m.update_scale * (m.weight - old))
+        saved.clear()
+
+    return optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after)
+
+
 def standard_equivalent(model: nn.Module, *, scale_init: bool = True, scale_lr: bool = True,
-                        inplace: bool = False) -> nn.Module:
-    r"""The standard-convolution model that SGD trains exactly like ``model``.
+                        optimizer: str = "sgd", inplace: bool = False) -> nn.Module:
+    r"""The standard-convolution model that SGD (or Adam) trains exactly like ``model``.
 
     Every fixed-density weighted convolution (weight ``W₀``, mask ``Φ``) becomes
     a plain ``nn.Conv*`` with
 
     * weight ``W₀ ⊙ Φ`` when ``scale_init`` (else ``W₀``: the initial scale of a
       standard layer), and
-    * its gradient multiplied by ``Φ²`` when ``scale_lr`` (see
-      :func:`positionwise_lr`): per-position learning rate ``η Φ²``.
+    * when ``scale_lr``, for ``optimizer='sgd'``: its gradient multiplied by
+      ``Φ²`` (see :func:`positionwise_lr`): per-position learning rate ``η Φ²``;
+      for ``optimizer='adam'``: its gradient multiplied by ``Φ`` and a buffer
+      ``update_scale = Φ`` that :func:`scale_updates` applies to every step:
+      per-position learning rate ``η Φ`` and ``ε / Φ`` (the module docstring
+      derives it). Call ``scale_updates(opt, model)`` after building the optimiser.
 
     With both (the default), training the result with ``torch.optim.SGD``
     (any ``lr``, ``momentum``, ``dampening``, ``nesterov``, ``weight_decay``)
     gives, step after step, kernels equal to the weighted model's ``W_t ⊙ Φ``,
-    up to floating-point rounding. With one of the two switched off it is a
-    control that keeps only the other effect. Other layers are copied as they are.
+    up to floating-point rounding; so does ``torch.optim.Adam`` (without
+    coupled weight decay) with ``optimizer='adam'``. With one of the two
+    switched off it is a control that keeps only the other effect. Other layers
+    are copied as they are.
 
     Args:
         model: a model holding weighted convolutions with fixed densities (or one such layer).
         scale_init: start from ``W₀ ⊙ Φ`` (True) or from ``W₀`` (False).
-        scale_lr: scale the weight gradients by ``Φ²``.
+        scale_lr: give the weights the per-position learning rate of the weighted layer.
+        optimizer: ``'sgd'`` (gradient times ``Φ²``) or ``'adam'`` (gradient times
+            ``Φ`` and update times ``Φ``, see :func:`scale_updates`).
         inplace: modify ``model`` instead of a deep copy.
 
     Returns:
-        the converted model; each converted convolution has a buffer
-        ``lr_scale`` (``Φ²``, shape ``(1, 1, *kernel_size)``) when ``scale_lr``.
+        the converted model; each converted convolution has, when ``scale_lr``, a
+        buffer ``lr_scale`` (the gradient factor, ``Φ²`` or ``Φ``, shape
+        ``(1, 1, *kernel_size)``) and, for Adam, ``update_scale`` (``Φ``).
 
     Example::
 
@@ -142,29 +215,34 @@ def standard_equivalent(model: nn.Module, *, scale_init: bool = True, scale_lr: 
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     for name, module in model.named_modules():
         if isinstance(module, WeightedConvMixin) and module.learnable_density:
             raise ValueError(
                 f"layer {name or type(module).__name__!r} has learnable_density=True; the "
                 "reparametrisation is exact only for a fixed density")
     if isinstance(model, WeightedConvMixin):
-        return _convert_layer(model, scale_init, scale_lr)
+        return _convert_layer(model, scale_init, scale_lr, optimizer)
     if not inplace:
         model = copy.deepcopy(model)
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, WeightedConvMixin):
-                setattr(parent, name, _convert_layer(child, scale_init, scale_lr))
+                setattr(parent, name, _convert_layer(child, scale_init, scale_lr, optimizer))
     return model
 
 
-def _convert_layer(layer: WeightedConvMixin, scale_init: bool, scale_lr: bool) -> nn.Module:
+def _convert_layer(layer: WeightedConvMixin, scale_init: bool, scale_lr: bool,
+                   optimizer: str = "sgd") -> nn.Module:
     plain = fold(layer)
     phi = layer.weight_mask().detach()
     if not scale_init:
         plain.weight.data.copy_(layer.weight.detach())
     if scale_lr:
-        positionwise_lr(plain, phi ** 2)
+        positionwise_lr(plain, phi ** 2 if optimizer == "sgd" else phi)
+        if optimizer == "adam":
+            plain.register_buffer("update_scale", phi.to(plain.weight.dtype).clone())
     return plain
 
 

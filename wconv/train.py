@@ -157,7 +157,8 @@ def onecycle_factor(step: int, total_steps: int, warmup: float = ONECYCLE_WARMUP
     return _cos_between(1.0, 0.0, (step - start) / (last - start))
 
 
-def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None = None):
+def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None = None,
+                   warmup_steps: int = 0):
     """Per-step learning-rate schedule (one ``scheduler.step()`` after every optimizer step).
 
     * ``cosine`` -- cosine annealing from the lr towards 0 over ``total_steps``;
@@ -166,7 +167,17 @@ def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None 
       ``warmup`` fraction of the steps (default :data:`ONECYCLE_WARMUP`), then
       cosine annealing to exactly 0 at the last step (:func:`onecycle_factor`).
 
-    ``warmup`` applies to ``onecycle`` only; the others take ``None`` or 0.
+    ``warmup`` applies to ``onecycle`` only; the others take ``None`` or 0. With
+    ``warmup_steps > 0`` (``cosine`` and ``constant`` only) the factor first rises
+    linearly, ``(s + 1) / warmup_steps`` for the first ``warmup_steps`` steps, and the
+    cosine then spans the remaining steps.
+
+    Example::
+
+        >>> opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> sched = make_scheduler(opt, "cosine", total_steps=10, warmup_steps=2)
+        >>> [round(sched.lr_lambdas[0](s), 3) for s in (0, 1, 2, 6, 10)]
+        [0.5, 1.0, 1.0, 0.5, 0.0]
     """
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
@@ -178,14 +189,27 @@ def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None 
         warmup = ONECYCLE_WARMUP if warmup is None else warmup
         if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
             raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
-    if name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    total = max(1, total_steps)
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
     if name == "onecycle":
+        if warmup_steps:
+            raise ValueError("warmup_steps applies to the cosine and constant schedules; onecycle "
+                             "warms up by its own warmup fraction")
+        total = max(1, total_steps)
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: onecycle_factor(step, total, warmup))
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+    warm = warmup_steps
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: (step + 1) / warm if step < warm else 1.0)
+    total = max(1, total_steps - warm)
+
+    def factor(step):
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(step - warm, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 # --------------------------------------------------------------------------- files
@@ -339,7 +363,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         seed: int = 0, test_loader: Iterable | None = None, checkpoint=None, checkpoint_key=None,
         device=None, precision: str = "float32", progress: bool = True, desc: str = "train",
         on_epoch_end: Callable[[int, dict], None] | None = None,
-        eval_loss_fn: Callable | None = None) -> dict:
+        eval_loss_fn: Callable | None = None, warmup_steps: int = 0,
+        grad_clip: float | None = None,
+        configure_optimizer: Callable[[torch.optim.Optimizer, nn.Module], None] | None = None
+        ) -> dict:
     """Train ``model`` for ``epochs`` epochs and return its metrics.
 
     Args:
@@ -369,6 +396,14 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             an exception raised there interrupts training (the checkpoint is kept).
         eval_loss_fn: the loss reported on the validation and test data (default
             ``loss_fn``; e.g. plain cross-entropy when training with label smoothing).
+        warmup_steps: linear learning-rate warm-up before the schedule (see
+            :func:`make_scheduler`).
+        grad_clip: clip the gradients' global L2 norm to this value before every step
+            (``None``: no clipping). The epoch rows then hold ``clipped``, the fraction of
+            steps whose norm was above it.
+        configure_optimizer: called once as ``configure_optimizer(optimizer, model)`` after the
+            optimizer is built (e.g. to register step hooks, see
+            :func:`wconv.reparam.positionwise_adam_lr`).
 
     Returns:
         ``{'epochs': [row, ...], 'final': {...}, 'train_time_s': float,
@@ -397,7 +432,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = make_optimizer(core.parameters(), optimizer, lr, momentum, weight_decay, nesterov)
     steps_per_epoch = len(train_loader)
-    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup)
+    if configure_optimizer is not None:
+        configure_optimizer(opt, core)
+    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup, warmup_steps)
+    if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and grad_clip > 0):
+        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
 
     history, start, elapsed, seen = [], 0, 0.0, 0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -423,12 +462,17 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=device)
             count = 0
             lr_now = opt.param_groups[0]["lr"]
+            clipped = steps = 0
             for x, y in train_loader:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 out = forward(model, x, device, precision)
                 loss = loss_fn(out, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if grad_clip is not None:
+                    norm = nn.utils.clip_grad_norm_(core.parameters(), grad_clip)
+                    clipped += int(norm.item() > grad_clip)
+                steps += 1
                 opt.step()
                 sched.step()
                 with torch.no_grad():
@@ -442,6 +486,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             seen += count
             row = {"epoch": epoch + 1, "lr": lr_now}
             row.update({f"train_{k}": v for k, v in means.items()})
+            if grad_clip is not None:
+                row["clipped"] = clipped / max(steps, 1)
             if val_loader is not None:
                 row.update({f"val_{k}": v for k, v in
                             evaluate(model, val_loader, eval_loss_fn, metrics, device,
