@@ -71,6 +71,7 @@ __all__ = ["Budget", "BUDGETS", "ARCHS", "DENSITIES", "make_config", "command", 
            "grid", "run_grid", "summary", "format_table", "format_run", "format_wide", "plot_curves", "plot_sigma",
            "plot_panel", "panel_images", "test_image", "DATASETS", "results_dir_for", "initial_psnr", "CHECKPOINT_DIR", "SMOKE_RESULTS_DIR",
            "PUBLISHED", "reference_config", "CONTROLS", "ARM_DENSITIES", "GRIDS", "RECIPE_TRIALS",
+           "CONTROL_PILOTS",
            # the study: measured properties, tuning, plans, analysis
            "COLLAPSE_DB", "PLATEAU_DB", "PLATEAU_FRACTION", "steps_per_epoch", "total_steps",
            "warmup_steps", "gains", "collapsed", "curve", "plateau", "Arm", "arm_of", "TUNE_SEED",
@@ -262,6 +263,12 @@ RECIPE_TRIALS = (
     {"arm": "7x7 standard, BN", "recipe": "lr 3e-4, wu, clip, zero_last (3,000-step schedule)",
      "psnr": {500: 23.32, 1000: 20.51, 1500: 26.69, 2000: 25.67, 2500: 26.86, 3000: 26.63}},
 )
+#: Pilot runs of the controls with the engine: the ``book`` budget's data, model and recipe,
+#: 600 steps (``epochs=6``) at lr 1e-3, seed 0, one run each; CBSD68 σ = 25 on its 68 centre
+#: crops of 256 px (noisy input 20.51 dB). At this short length the head start W₀ ⊙ Φ gives
+#: most of the weighted lead; the per-position learning rate alone does not.
+CONTROL_PILOTS = {"7x7 paper (weighted)": 29.08, "7x7 head-start": 28.14, "7x7 standard": 26.09,
+                  "7x7 position-lr": 24.94}
 
 
 def _budget(name):
