@@ -60,6 +60,7 @@ from torch import nn
 
 from . import denoise_data as dd
 from . import density as _density
+from . import export as _export
 from . import results as _results
 from . import settings
 from . import train as _train
@@ -511,6 +512,8 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     record.update(gain_db=gains(record, config), collapsed=collapsed(dict(record, config=config)),
                   plateau=_json_safe(plateau(dict(record, config=config))))
     _results.save(config, record, results_dir)
+    if config["seed"] == 0:   # the models the book's browser panel runs (a few MB in all)
+        _export.save_weights(model, config, results_dir)
     ckpt.unlink(missing_ok=True)
     # Return what the store holds, so a fresh and a stored result look exactly alike.
     return _results.load(config, results_dir) or dict(record, config=config)
