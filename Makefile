@@ -38,7 +38,7 @@ test: $(ENV_STAMP)
 	$(PY) -m pytest
 
 bench: $(ENV_STAMP)
-	$(PY) -m wconv.bench
+	$(PY) -m wconv bench
 
 # The data sets the book's stored runs were measured on (about 260 MB; checksummed, resumable,
 # sets already present are left alone) into WCONV_DATA, else data/. DIV2K (3.9 GB) is left

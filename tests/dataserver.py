@@ -1,4 +1,4 @@
-"""A loopback HTTP server for the tests of the data fetching code (``wconv.datasets``).
+"""A loopback HTTP server for the tests of the data fetching code (``wconv.experiments.datasets``).
 
 It serves bytes by path on 127.0.0.1 from a thread (``http.server``), honours ``Range``
 requests (206 with ``Content-Range``, 416 past the end), can drop the connection part
@@ -101,14 +101,14 @@ def archive_bytes(kind: str, members: dict[str, bytes]) -> bytes:
 
 def serve_set(server: FileServer, name: str, files: dict[str, bytes], from_archive=(),
               kind: str = "tgz", hashes: bool = True, archive_hash: str | None = None):
-    """A :class:`wconv.datasets.DataSet` like the real set ``name`` (same folders), whose
+    """A :class:`wconv.experiments.datasets.DataSet` like the real set ``name`` (same folders), whose
     ``files`` (name -> bytes, relative to the set's base) the server holds: those in
     ``from_archive`` inside one archive, the others one by one. Put it in place with
     ``monkeypatch.setitem(datasets.SETS, name, spec)``.
     """
     import hashlib
 
-    from wconv import datasets
+    from wconv.experiments import datasets
 
     real = datasets.SETS[name]
     urls, archive = {}, None

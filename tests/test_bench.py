@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from wconv import WeightedConv2d, bench
+from wconv import WeightedConv2d
+from wconv.experiments import bench
 
 
 @pytest.mark.parametrize("k", [3, 5, 7])
@@ -42,7 +43,7 @@ def test_engine_vs_plain_loop_reports_both_on_the_same_setup(budget, rounds):
     assert r["engine"] > 0 and r["plain"] > 0 and r["ratio"] == pytest.approx(r["engine"] / r["plain"])
     ratios = sorted(e / p for e, p in zip(r["engine_rounds"], r["plain_rounds"]))
     assert ratios[0] <= r["paired_ratio"] <= ratios[-1]
-    from wconv import classify, train
+    from wconv.experiments import classify, train
     expected = "float32" if budget == "smoke" else train.default_precision("cpu")
     assert r["precision"] == expected
     assert r["width"] == classify.BUDGETS[budget].width_of("resnet20")

@@ -1,10 +1,10 @@
 """The denoiser panel in headless Chromium: ONNX Runtime Web running two models, offline.
 
 A standalone page (its own folder, ``_static/`` laid out the way the book build lays it out:
-``tools/build_book.py``'s ``copy_files`` for ONNX Runtime Web, :func:`wconv.denoiser_panel.stage`
+``tools/build_book.py``'s ``copy_files`` for ONNX Runtime Web, :func:`wconv.views.denoiser_panel.stage`
 for the models and the stored crops) is served on loopback. Moving the σ slider must change
 the outputs; the PSNR the page shows must equal Python's (``onnxruntime``, the same seeded
-noise) within 0.05 dB; the page's noise generator must equal :func:`wconv.denoiser_panel.normal`;
+noise) within 0.05 dB; the page's noise generator must equal :func:`wconv.views.denoiser_panel.normal`;
 no request may leave the machine. The per-update time is printed (``-s`` shows it), not
 asserted: it depends on how busy the machine is.
 
@@ -26,9 +26,9 @@ from conftest import build_book
 import browser
 from test_browser_sliders import CANVAS_SUM_JS  # a digest of a canvas's pixels
 
-from wconv import denoiser_panel as dp
-from wconv.denoise_models import DnCNN
-from wconv.export import to_onnx
+from wconv.views import denoiser_panel as dp
+from wconv.experiments.denoisers import DnCNN
+from wconv.experiments.export import to_onnx
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 pytest.importorskip("onnx")

@@ -2,7 +2,7 @@
 
 Drag a ``den`` slider and the kernel-size slider with the mouse: the readout (the den values),
 the mask and the filtered photograph must change, and the filtered pixels must equal Python's
-``wconv.widgets.filter_image`` for the den the page now shows. The redraw time is printed, not
+``wconv.views.widgets.filter_image`` for the den the page now shows. The redraw time is printed, not
 asserted (timing goals live in benchmarks).
 """
 from __future__ import annotations
@@ -65,7 +65,8 @@ def _wait_for_redraw(page, view, after: int, timeout_ms: int = 5000) -> float:
 
 
 def test_sliders_redraw_the_static_page(open_page, screenshot_dir):
-    from wconv.widgets import filter_image, photo, readout_text
+    from wconv.experiments.images import photo
+    from wconv.views.widgets import filter_image, readout_text
 
     page, log = open_page(PAGE)
     page.wait_for_selector(".wconv-de-view", timeout=20_000)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from wconv import classify, results, train
+from wconv.experiments import classify, results, train
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from dataserver import serve_set
 from wconv import __main__ as cli
-from wconv import datasets
+from wconv.experiments import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -325,7 +325,7 @@ def test_require_fetches_only_when_asked(cbsd68, monkeypatch, tmp_path):
 def test_make_data_fetches_the_sets_of_the_stored_runs_and_not_div2k():
     import subprocess
 
-    from wconv import denoise
+    from wconv.experiments import denoise
 
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^\.PHONY:.*\bdata\b", makefile, re.M)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import wconv
-from wconv import classify, data, results, train
+from wconv.experiments import classify, cifar, results, train
 
 pytestmark = pytest.mark.requires_data("cifar-100-python")
 
@@ -31,11 +31,11 @@ def _model() -> nn.Module:
 
 
 def _fit(train_set, val_set, rank=0, world_size=1):
-    kw = dict(mean=data.CIFAR100_MEAN, std=data.CIFAR100_STD, rank=rank, world_size=world_size)
+    kw = dict(mean=cifar.CIFAR100_MEAN, std=cifar.CIFAR100_STD, rank=rank, world_size=world_size)
     model = _model()
-    out = train.fit(model, data.TensorLoader(train_set, 40, shuffle=True, augment=True,
+    out = train.fit(model, cifar.TensorLoader(train_set, 40, shuffle=True, augment=True,
                                              drop_last=True, seed=5, **kw),
-                    data.TensorLoader(val_set, 50, **kw), loss_fn=nn.functional.cross_entropy,
+                    cifar.TensorLoader(val_set, 50, **kw), loss_fn=nn.functional.cross_entropy,
                     metrics=train.accuracy_metrics(), epochs=2, lr=0.1, seed=5, device="cpu",
                     progress=False)
     return train.unwrap(model).state_dict(), out
@@ -52,7 +52,7 @@ def _worker(rank, world_size, port, train_set, val_set, folder):
 
 
 def test_ddp_two_processes_match_one(tmp_path):
-    d = data.cifar100(n_per_class=3, val_per_class=1, test_per_class=1, seed=0)
+    d = cifar.cifar100(n_per_class=3, val_per_class=1, test_per_class=1, seed=0)
     torch.multiprocessing.spawn(_worker, args=(2, _free_port(), d.train, d.val, str(tmp_path)),
                                 nprocs=2, join=True)
     single_state, single = _fit(d.train, d.val)

@@ -8,8 +8,8 @@ import pytest
 from conftest import require_data
 import torch
 
-from wconv import denoise as D
-from wconv import results
+from wconv.experiments import denoise as D
+from wconv.experiments import results
 
 
 def test_configs_and_commands():
@@ -55,7 +55,7 @@ def test_auto_source_prefers_div2k_when_on_disk(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from wconv import denoise_data as dd
+    from wconv.experiments import images as dd
 
     (tmp_path / "denoise").mkdir()
     assert D.make_config(budget="smoke", root=tmp_path)["source"] == "color"
@@ -157,7 +157,7 @@ def test_lr_choice_ties_go_to_the_smaller_rate_and_missing_tuning_names_the_comm
     message = str(error.value)
     assert "2 of 2" in message and "--grid study --budget smoke" in message
     for lr in (1e-3, 3e-3):
-        assert (f"python -m wconv.denoise --arch dncnn --density uniform --kernel-size 7 --seed 100 "
+        assert (f"python -m wconv denoise --arch dncnn --density uniform --kernel-size 7 --seed 100 "
                 f"--budget smoke --epochs 1 --no-batch-norm --lr {lr:g}") in message
     tuning = D.tuning_configs(arm, "smoke")
     scores = [(27.01, 27.0), (26.0, 27.5)]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from wconv import denoiser_panel as dp
+from wconv.views import denoiser_panel as dp
 from wconv import metrics
 
 JS = Path(dp.__file__).parent / "static" / "denoiser_panel.js"
@@ -95,7 +95,7 @@ def test_crops_come_from_the_store_without_data(monkeypatch, tmp_path):
 
 @pytest.mark.requires_data("denoise/CBSD68", "denoise/Kodak24")
 def test_stored_crops_are_the_centre_crops_of_the_data(tmp_path):
-    from wconv import denoise_data as dd
+    from wconv.experiments import images as dd
     from wconv.settings import data_root
 
     for (test_set, name), stored in zip(dp.IMAGES, dp.crops().values()):
@@ -105,8 +105,8 @@ def test_stored_crops_are_the_centre_crops_of_the_data(tmp_path):
 
 
 def _onnx_pair(tmp_path):
-    from wconv.denoise_models import DnCNN
-    from wconv.export import to_onnx
+    from wconv.experiments.denoisers import DnCNN
+    from wconv.experiments.export import to_onnx
 
     torch.manual_seed(0)
     std = to_onnx(DnCNN(3, 3, 8, 3), tmp_path / "std.onnx")
@@ -168,7 +168,7 @@ def test_panel_html_and_display_object(tmp_path):
 
 def test_live_panel_runs_the_pytorch_models():
     pytest.importorskip("ipywidgets")
-    from wconv.denoise_models import DnCNN
+    from wconv.experiments.denoisers import DnCNN
 
     torch.manual_seed(0)
     std, wtd = DnCNN(3, 3, 8, 3), DnCNN(3, 3, 8, 3, density=[0.5])

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from wconv import export, results
-from wconv.denoise_models import DnCNN, NAFNet
+from wconv.experiments import export, results
+from wconv.experiments.denoisers import DnCNN, NAFNet
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -49,7 +49,7 @@ def _ops(path) -> set[str]:
 @pytest.mark.requires_data("denoise/CBSD68")
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_onnxruntime_matches_pytorch_on_a_cbsd68_crop(name, tmp_path):
-    from wconv import denoise_data as dd
+    from wconv.experiments import images as dd
     from wconv.settings import data_root
 
     files = sorted((data_root() / "denoise" / "CBSD68").glob("*.png"))

@@ -9,7 +9,7 @@ from conftest import require_data
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from wconv import denoise_data as dd
+from wconv.experiments import images as dd
 from wconv.metrics import gaussian_window, mean_psnr, mean_ssim, psnr, ssim
 
 

@@ -1,4 +1,4 @@
-"""wconv.plots draws what it is given, on the axes it is given, with labelled axes."""
+"""wconv.views.plots draws what it is given, on the axes it is given, with labelled axes."""
 import matplotlib
 
 matplotlib.use("Agg")

@@ -5,11 +5,12 @@ from torch import nn
 
 import wconv
 from wconv import reparam
+from wconv.experiments import images
 
 
 def _photo_batches(steps, dtype):
     """Noisy/clean 16x16 patches of scikit-image's camera photograph (real image)."""
-    return reparam.denoising_batches(steps, batch_size=4, patch=16, noise_std=0.1, dtype=dtype)
+    return images.denoising_batches(steps, batch_size=4, patch=16, noise_std=0.1, dtype=dtype)
 
 
 def _weighted_net(dtype):
@@ -136,7 +137,7 @@ def test_adam_position_lr_moves_each_weight_by_lr_times_phi():
 
 
 def test_head_start_control_starts_at_w0_phi_and_is_a_plain_conv():
-    from wconv import denoise as D
+    from wconv.experiments import denoise as D
 
     weighted = D.build(D.make_config("dncnn", "paper", 7, 0, "smoke"))
     head = D.build(D.make_config("dncnn", "head-start", 7, 0, "smoke"))

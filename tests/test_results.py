@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from wconv import classify, results
+from wconv.experiments import classify, results
 
 CONFIG = {"task": "demo", "name": "vgg11-k3", "lr": 0.05, "epochs": 2, "seed": 0}
 RECORD = {"final": {"val_top1": 12.5}, "epochs": [{"epoch": 1}, {"epoch": 2}]}

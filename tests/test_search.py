@@ -1,4 +1,4 @@
-"""Tests of wconv.search: DIRECT finds known optima, logs resume exactly, bad input is refused."""
+"""Tests of wconv.experiments.search: DIRECT finds known optima, logs resume exactly, bad input is refused."""
 import json
 import math
 import time
@@ -6,7 +6,7 @@ import time
 import pytest
 from conftest import require_data
 
-from wconv import search
+from wconv.experiments import search
 from wconv.density import PAPER_OPTIMUM_7X7, PAPER_RANGES
 
 

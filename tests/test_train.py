@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from wconv import classify, data, models, train
+from wconv.experiments import classify, cifar, classifiers, train
 
 #: The tests that train on real CIFAR-100 (the others need no data).
 needs_data = pytest.mark.requires_data("cifar-100-python")
@@ -15,17 +15,17 @@ needs_data = pytest.mark.requires_data("cifar-100-python")
 @pytest.fixture(scope="module")
 def tiny():
     """Real CIFAR-100, 3 images per class: 200 train, 100 validation, 100 test."""
-    return data.cifar100(n_per_class=3, val_per_class=1, test_per_class=1, seed=0)
+    return cifar.cifar100(n_per_class=3, val_per_class=1, test_per_class=1, seed=0)
 
 
 def _fit(d, checkpoint=None, on_epoch_end=None, density="paper", epochs=2, seed=0,
          precision="float32", **options):
     torch.manual_seed(seed)
-    model = models.build_model("vgg11", kernel_size=3, density=density, width=0.125)
-    loader = data.TensorLoader(d.train, 50, d.mean, d.std, shuffle=True, augment=True,
+    model = classifiers.build_model("vgg11", kernel_size=3, density=density, width=0.125)
+    loader = cifar.TensorLoader(d.train, 50, d.mean, d.std, shuffle=True, augment=True,
                                drop_last=True, seed=seed)
-    val = data.TensorLoader(d.val, 100, d.mean, d.std)
-    test = data.TensorLoader(d.test, 100, d.mean, d.std)
+    val = cifar.TensorLoader(d.val, 100, d.mean, d.std)
+    test = cifar.TensorLoader(d.test, 100, d.mean, d.std)
     options.setdefault("loss_fn", nn.functional.cross_entropy)
     out = train.fit(model, loader, val, metrics=train.accuracy_metrics(), epochs=epochs, lr=0.05,
                     seed=seed, test_loader=test, checkpoint=checkpoint, checkpoint_key="tiny",
@@ -114,11 +114,11 @@ def test_reparam_control_tracks_the_weighted_model(tiny):
     assert len(kernels) == len(plain) == 8
     for k, p in zip(kernels, plain):
         assert torch.allclose(k, p)
-    loader = data.TensorLoader(tiny.train, 50, tiny.mean, tiny.std, shuffle=True, seed=0)
+    loader = cifar.TensorLoader(tiny.train, 50, tiny.mean, tiny.std, shuffle=True, seed=0)
     for model in (weighted, control):
         train.fit(model, loader, loss_fn=nn.functional.cross_entropy, epochs=1, lr=0.05,
                   device="cpu", progress=False)
-    x = next(iter(data.TensorLoader(tiny.val, 100, tiny.mean, tiny.std)))[0]
+    x = next(iter(cifar.TensorLoader(tiny.val, 100, tiny.mean, tiny.std)))[0]
     weighted.eval(), control.eval()
     with torch.no_grad():
         assert torch.allclose(weighted(x), control(x), atol=1e-3, rtol=1e-3)
@@ -176,8 +176,8 @@ def test_bad_epochs():
 def test_throughput_side_by_side():
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 100, (8,))
     torch.manual_seed(0)
-    r = train.throughput({"standard": models.build_model("vgg11", width=0.0625),
-                          "weighted": models.build_model("vgg11", width=0.0625, density="paper")},
+    r = train.throughput({"standard": classifiers.build_model("vgg11", width=0.0625),
+                          "weighted": classifiers.build_model("vgg11", width=0.0625, density="paper")},
                          lambda: (x, y), nn.functional.cross_entropy, steps=2, rounds=2,
                          device="cpu")
     assert r["standard"] > 0 and r["weighted"] > 0

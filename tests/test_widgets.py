@@ -7,20 +7,21 @@ import numpy as np
 import pytest
 
 pytest.importorskip("ipywidgets")
-from wconv import widgets  # noqa: E402
-from wconv.widgets import DensityExplorer  # noqa: E402
+from wconv.experiments import images  # noqa: E402
+from wconv.views import widgets  # noqa: E402
+from wconv.views.widgets import DensityExplorer  # noqa: E402
 
 
 def test_photo_is_the_downscaled_cameraman():
     from skimage import data
 
-    image = widgets.photo(256)
+    image = images.photo(256)
     assert image.shape == (256, 256) and image.dtype == np.uint8
     full = data.camera().astype(float)
     assert abs(image.astype(float).mean() - full.mean()) < 1.0
     assert image[10, 20] == np.rint(full[20:22, 40:42].mean())
     with pytest.raises(ValueError, match="dividing 512"):
-        widgets.photo(300)
+        images.photo(300)
 
 
 def test_panel_builds_and_callbacks_update_state():
@@ -55,7 +56,7 @@ def test_filter_is_a_normalised_weighted_box_blur():
     """Against a direct 2-D convolution with Φ / ΣΦ (scipy), edge replication."""
     from scipy import ndimage
 
-    image = widgets.photo(128)
+    image = images.photo(128)
     den = [0.25, 0.15, 0.55]
     phi = np.outer(*(2 * [np.array([*den, 1, *den[::-1]])]))
     reference = ndimage.convolve(image.astype(float), phi / phi.sum(), mode="nearest")
@@ -82,7 +83,7 @@ def test_browser_arithmetic_matches_python():
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    image = widgets.photo(64)
+    image = images.photo(64)
     cases = [[0.25, 0.15, 0.55], [0.5], [0.05, 1.5], [1.37, 0.8, 0.05]]
     js = f"""
 const api = require({json.dumps(str(widgets._JS_PATH))});

@@ -1,6 +1,6 @@
 """Rewrite the classification results stored with configuration format 1 into format 2.
 
-Format 2 (``wconv.classify.CONFIG_FORMAT``) names the budget that format 1
+Format 2 (``wconv.experiments.classify.CONFIG_FORMAT``) names the budget that format 1
 called ``book`` ``quick`` (the new ``book`` budget trains full-width models),
 and adds fields that format 1 left implicit. Each format-1 file gets the values
 its run really had, which were the only ones the format-1 code could use:
@@ -14,12 +14,12 @@ its run really had, which were the only ones the format-1 code could use:
 * ``lr_selection``: ``None`` (the budget's fixed lr);
 * ``format``: 2.
 
-The key and the file name are recomputed with :mod:`wconv.results`, the
-``command`` field is rewritten with :func:`wconv.classify.command`, and
+The key and the file name are recomputed with :mod:`wconv.experiments.results`, the
+``command`` field is rewritten with :func:`wconv.experiments.classify.command`, and
 ``migrated_from`` keeps the old key, name and command. Every migrated
-configuration must equal what :func:`wconv.classify.make_config` builds for that
+configuration must equal what :func:`wconv.experiments.classify.make_config` builds for that
 run today (else the script stops: the budget changed), and each new file is read
-back with :func:`wconv.results.load` and compared with the old record (same
+back with :func:`wconv.experiments.results.load` and compared with the old record (same
 ``final`` and ``epochs``) before the old file is removed. Files already in format
 2 are left alone, so running the script twice changes nothing.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wconv import classify, results  # noqa: E402
+from wconv.experiments import classify, results  # noqa: E402
 
 #: The fields format 2 adds, with the values every format-1 run had.
 ADDED = {"role": "final", "nesterov": False, "warmup": 0.0, "label_smoothing": 0.0,

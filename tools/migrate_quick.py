@@ -12,7 +12,7 @@ companion under ``results/denoise-initial/`` (the untrained model's PSNR):
 * the ``command`` that reproduces the run (``--budget quick``);
 
 and checks, before writing anything, that each new configuration is exactly what
-``wconv.denoise.make_config(..., budget='quick')`` builds (so it loads) and that every
+``wconv.experiments.denoise.make_config(..., budget='quick')`` builds (so it loads) and that every
 other field of the record -- every number -- is unchanged. ``results/denoise-image/``
 holds test-image crops whose configurations name no budget; they need no change.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wconv import denoise, results  # noqa: E402
+from wconv.experiments import denoise, results  # noqa: E402
 
 OLD, NEW = "book", "quick"
 _NAME = re.compile(rf"-{OLD}(?=(-e\d+)?$)")
@@ -40,7 +40,7 @@ _NAME = re.compile(rf"-{OLD}(?=(-e\d+)?$)")
 
 def new_config(config: dict) -> dict:
     """The ``quick`` configuration of an old ``book`` denoising run (checked against
-    :func:`wconv.denoise.make_config`)."""
+    :func:`wconv.experiments.denoise.make_config`)."""
     if config.get("budget") != OLD:
         raise ValueError(f"not an old {OLD!r} run: budget {config.get('budget')!r}")
     if not _NAME.search(config["name"]):

@@ -9,11 +9,13 @@ Commands:
   last epoch, so a grid can be killed and restarted at any time. ``--status``
   lists a grid's runs and the estimated time. Also runs under
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
-* ``denoise`` -- the same for denoising runs (DnCNN, NAFNet; also ``python -m wconv.denoise``).
+* ``denoise`` -- the same for denoising runs (DnCNN, NAFNet).
 * ``throughput`` -- training images/s of a standard and a weighted model, side by
   side; with ``--engine``, of the training engine and a plain PyTorch loop.
+* ``bench`` -- time weighted against standard convolution layers, forward+backward and
+  inference (:mod:`wconv.experiments.bench`).
 * ``data fetch NAME ... | --all`` -- download, verify and install data sets
-  (:func:`wconv.datasets.fetch`); ``data status`` -- what is present, verified or missing.
+  (:func:`wconv.experiments.datasets.fetch`); ``data status`` -- what is present, verified or missing.
 
 To add a command, write ``add_<name>(subparsers)`` that registers a parser with
 ``set_defaults(func=...)`` and list it in :data:`COMMANDS`.
@@ -29,11 +31,13 @@ import argparse
 import json
 import sys
 
+from .density import KERNEL_SIZES
+
 
 def _train(args) -> int:
     import torch
 
-    from . import classify, results, train
+    from .experiments import classify, results, train
 
     if args.grid is not None:
         try:
@@ -81,7 +85,7 @@ def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kerne
     """Options shared by the commands that train (or load) stored runs."""
     p.add_argument("--arch", default=arch, choices=archs)
     p.add_argument("--density", default=density, choices=densities)
-    p.add_argument("--kernel-size", type=int, default=kernel_size, choices=(3, 5, 7))
+    p.add_argument("--kernel-size", type=int, default=kernel_size, choices=KERNEL_SIZES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", default=None, choices=tuple(budgets),
                    help="default: WCONV_PROFILE (smoke|book|full), else book")
@@ -95,8 +99,8 @@ def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kerne
 
 
 def add_train(subparsers) -> None:
-    from . import classify
-    from .train import PRECISIONS
+    from .experiments import classify
+    from .experiments.train import PRECISIONS
 
     p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
     _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify.GRIDS,
@@ -126,7 +130,7 @@ def _lr(text: str):
 
 
 def _denoise(args) -> int:
-    from . import denoise, results
+    from .experiments import denoise, results
 
     seeds = tuple(args.seeds)
     if args.grid is not None and args.grid != "chapter5":
@@ -173,7 +177,7 @@ def _denoise(args) -> int:
 
 
 def add_denoise(subparsers) -> None:
-    from . import denoise
+    from .experiments import denoise
 
     p = subparsers.add_parser("denoise", help="train (or load) denoising runs (DnCNN, NAFNet)")
     _add_run_arguments(p, denoise.ARCHS, denoise.ARM_DENSITIES, denoise.BUDGETS, denoise.GRIDS,
@@ -191,7 +195,7 @@ def add_denoise(subparsers) -> None:
 
 
 def _throughput(args) -> int:
-    from . import bench, classify
+    from .experiments import bench, classify
 
     out = []
     for arch in args.arch:
@@ -212,25 +216,25 @@ def _throughput(args) -> int:
 
 
 def add_throughput(subparsers) -> None:
-    from . import classify
+    from .experiments import classify
 
     p = subparsers.add_parser("throughput", help="training images/s: standard vs weighted model, "
                                                  "or (--engine) the engine vs a plain loop")
     p.add_argument("--arch", default=["vgg11"], nargs="+", choices=classify.ARCHS,
                    help="one or more architectures")
     p.add_argument("--density", default="paper", choices=classify.ARMS[1:4])
-    p.add_argument("--kernel-size", type=int, default=3, choices=(3, 5, 7))
+    p.add_argument("--kernel-size", type=int, default=3, choices=KERNEL_SIZES)
     p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--engine", action="store_true",
-                   help="time wconv.train.fit against a plain PyTorch loop (same model, optimizer, "
+                   help="time wconv.experiments.train.fit against a plain PyTorch loop (same model, optimizer, "
                         "autocast, channels-last, batches) instead of standard vs weighted")
     p.set_defaults(func=_throughput)
 
 
 def _data(args) -> int:
-    from . import datasets
+    from .experiments import datasets
 
     if args.action == "status":
         try:
@@ -283,8 +287,45 @@ def add_data(subparsers) -> None:
     p.set_defaults(func=_data)
 
 
+def _bench(args) -> int:
+    import torch
+
+    from .experiments import bench
+
+    if args.repeats < 1:
+        print(f"error: --repeats must be >= 1, got {args.repeats}", file=sys.stderr)
+        return 2
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    shapes = [s for s in bench.SHAPES if args.kernel_sizes is None or s.kernel_size in args.kernel_sizes]
+    if not shapes:
+        print(f"error: no benchmark shape has kernel size in {args.kernel_sizes}", file=sys.stderr)
+        return 2
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"forward+backward and inference, median of {args.repeats} runs per side")
+    rows = bench.run(shapes, args.repeats, naive=not args.no_naive)
+    print(bench.format_table(rows))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows},
+                      handle, indent=1)
+    return 0
+
+
+def add_bench(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="time weighted against standard convolution layers "
+                                            "(forward+backward and inference)")
+    p.add_argument("--repeats", type=int, default=20, help="timed repetitions per side (default 20)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--no-naive", action="store_true", help="skip the slow naive unfold form")
+    p.add_argument("--kernel-sizes", type=int, nargs="*", default=None,
+                   help="only shapes with these kernel sizes")
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    p.set_defaults(func=_bench)
+
+
 #: Registered commands, in help order.
-COMMANDS = [add_train, add_denoise, add_throughput, add_data]
+COMMANDS = [add_train, add_denoise, add_throughput, add_bench, add_data]
 
 
 def main(argv=None) -> int:

@@ -41,7 +41,8 @@ import torch
 __all__ = [
     "Density", "Uniform", "Gaussian", "Triangular", "Symmetric", "Profile",
     "profile", "profiles", "mask", "as_density", "Fit", "fit",
-    "FAMILIES", "PAPER_RANGES", "PAPER_OPTIMUM_7X7",
+    "FAMILIES", "PAPER_RANGES", "PAPER_OPTIMUM_7X7", "KERNEL_SIZES", "PAPER_DEN", "NAMED",
+    "named_density",
 ]
 
 #: Ranges of ``den`` the papers suggest, per kernel size (outermost value first).
@@ -55,6 +56,18 @@ PAPER_RANGES = {
 
 #: The 7x7 density the second paper reports as optimal (outermost first).
 PAPER_OPTIMUM_7X7 = (0.25, 0.15, 0.55)
+
+#: The square kernel sizes the book's experiments use.
+KERNEL_SIZES = (3, 5, 7)
+
+#: The densities the papers' reference implementation suggests per kernel size
+#: (README of github.com/cammarasana123/weightedConvolution2.0: ``den=[0.7]`` for 3x3,
+#: ``[0.2, 0.8]`` for 5x5, and the reported 7x7 optimum ``[0.25, 0.15, 0.55]``);
+#: each lies inside the ranges of :data:`PAPER_RANGES`.
+PAPER_DEN = {3: (0.7,), 5: (0.2, 0.8), 7: PAPER_OPTIMUM_7X7}
+
+#: The names :func:`named_density` understands.
+NAMED = ("uniform", "paper", "gaussian", "triangular")
 
 
 def _offsets(size: int) -> torch.Tensor:
@@ -521,3 +534,29 @@ def _target_profile(target, size) -> torch.Tensor:
                 f"{size}; pass a full profile as a tensor")
         return den.profile(den.size)
     raise TypeError(f"target must be a profile tensor, a den list or a Density, got {target!r}")
+
+
+def named_density(name: str, kernel_size: int):
+    """The density called ``name`` for a square kernel of size ``kernel_size``.
+
+    * ``uniform`` -- ``None``: a standard convolution;
+    * ``paper`` -- the papers' suggested ``den`` (:data:`PAPER_DEN`);
+    * ``gaussian`` -- ``Gaussian(sigma=1)`` (sigma in taps);
+    * ``triangular`` -- ``Triangular(half_width=(k + 1) / 2)``, positive at every tap.
+
+    Example::
+
+        >>> named_density("paper", 7)
+        (0.25, 0.15, 0.55)
+    """
+    if name not in NAMED:
+        raise ValueError(f"density must be one of {', '.join(NAMED)}; got {name!r}")
+    if kernel_size not in KERNEL_SIZES:
+        raise ValueError(f"kernel_size must be one of {KERNEL_SIZES}; got {kernel_size!r}")
+    if name == "uniform":
+        return None
+    if name == "paper":
+        return PAPER_DEN[kernel_size]
+    if name == "gaussian":
+        return Gaussian(1.0)
+    return Triangular((kernel_size + 1) / 2)

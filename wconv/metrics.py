@@ -3,7 +3,7 @@ r"""Image quality metrics for denoising: PSNR and SSIM.
 Both take images as tensors of shape ``(C, H, W)`` (one image) or
 ``(N, C, H, W)`` (a batch, one value per image) whose values live on the
 scale ``[0, data_range]``: ``data_range=1.0`` (the default) for images in
-``[0, 1]``, as the models in :mod:`wconv.denoise_models` see them, or
+``[0, 1]``, as the models in :mod:`wconv.experiments.denoisers` see them, or
 ``data_range=255.0`` for images on the 0--255 scale. The result is the same
 on either scale, provided ``data_range`` matches.
 

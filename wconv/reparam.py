@@ -68,7 +68,7 @@ from .conv import WeightedConvMixin
 from .surgery import fold
 
 __all__ = ["positionwise_lr", "scale_updates", "standard_equivalent", "trajectory", "effective_kernels",
-           "kernel_gaps", "compare_controls", "CONTROLS", "denoising_batches"]
+           "kernel_gaps", "compare_controls", "CONTROLS"]
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -322,44 +322,3 @@ def compare_controls(weighted: nn.Module, batches, make_optimizer: Callable,
     batches = list(batches)
     return {name: trajectory(model, make_optimizer(model.parameters()), batches, loss_fn)
             for name, model in models.items()}
-
-
-def denoising_batches(steps: int, batch_size: int = 4, patch: int = 16, noise_std: float = 0.1,
-                      seed: int = 0, dtype: torch.dtype = torch.float32) -> list:
-    """A tiny real-data problem: ``(noisy, clean)`` patches of a photograph.
-
-    The photograph is scikit-image's 'cameraman' (``skimage.data.camera()``,
-    512×512 grayscale) block-averaged to 64×64 and scaled to ``[0, 1]``; it is
-    cut into ``(64 / patch)²`` patches, and each step draws ``batch_size`` of
-    them with fresh Gaussian noise of standard deviation ``noise_std``.
-
-    Args:
-        steps: number of batches.
-        batch_size: patches per batch.
-        patch: patch side in pixels; must divide 64.
-        noise_std: noise standard deviation, on the ``[0, 1]`` scale.
-        seed: seed of the patch draws and the noise.
-        dtype: floating dtype of the tensors.
-
-    Returns:
-        a list of ``steps`` pairs of tensors of shape ``(batch_size, 1, patch, patch)``.
-    """
-    from .widgets import photo
-
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("patch", patch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if 64 % patch:
-        raise ValueError(f"patch must divide 64, got {patch}")
-    image = torch.from_numpy(photo(64)).to(dtype) / 255
-    patches = image.unfold(0, patch, patch).unfold(1, patch, patch).reshape(-1, 1, patch, patch)
-    if batch_size > len(patches):
-        raise ValueError(f"batch_size must be at most {len(patches)} for patch={patch}, "
-                         f"got {batch_size}")
-    generator = torch.Generator().manual_seed(seed)
-    batches = []
-    for _ in range(steps):
-        clean = patches[torch.randperm(len(patches), generator=generator)[:batch_size]]
-        noise = torch.randn(clean.shape, generator=generator, dtype=dtype)
-        batches.append((clean + noise_std * noise, clean))
-    return batches

@@ -12,7 +12,7 @@ Modules may name more budgets than profiles (``classify``'s ``quick``: the
 former ``book`` budget of chapter 4, about 20 minutes).
 
 ``WCONV_DATA`` is the data root (see :func:`data_root`); ``WCONV_FETCH=1`` lets the
-loaders fetch a missing data set (see :func:`wconv.datasets.require`).
+loaders fetch a missing data set (see :func:`wconv.experiments.datasets.require`).
 
 Example::
 
@@ -27,12 +27,22 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["PROFILES", "profile", "budget", "device", "data_root", "describe"]
+__all__ = ["PROFILES", "REPO_ROOT", "DEFAULT_DATA", "RESULTS_DIR", "RUNS_DIR", "BOOK_STATIC_DIR",
+           "profile", "budget", "device", "data_root", "describe"]
 
 PROFILES = ("smoke", "book", "full")
 
+#: The folder above the package: the repository, whose ``results/``, ``runs/``, ``data/`` and
+#: ``book/`` the experiments and views use (every path below is defined here, once).
+REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The repository's download cache, used when nothing else names a data root.
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DATA = REPO_ROOT / "data"
+#: The results store (:mod:`wconv.experiments.results`).
+RESULTS_DIR = REPO_ROOT / "results"
+#: Checkpoints of unfinished runs, and scratch stores.
+RUNS_DIR = REPO_ROOT / "runs"
+#: The book's static folder (its ``html_static_path``, copied into ``_build/html/_static/``).
+BOOK_STATIC_DIR = REPO_ROOT / "book" / "vendor"
 
 
 def profile() -> str:

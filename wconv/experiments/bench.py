@@ -9,19 +9,17 @@ machine state:
   unfolded patch by the density (``O(pixels)`` extra work) vs ``nn.Conv2d``.
 
 :func:`engine_vs_plain` times whole training steps instead: the training
-engine (:func:`wconv.train.fit`) against a plain PyTorch loop on the same model,
+engine (:func:`wconv.experiments.train.fit`) against a plain PyTorch loop on the same model,
 optimizer, autocast, memory layout and batches (``python -m wconv throughput --engine``).
 
-Run ``python -m wconv.bench`` (``--help`` for options). Example::
+Run ``python -m wconv bench`` (``--help`` for options). Example::
 
-    >>> from wconv import bench
+    >>> from wconv.experiments import bench
     >>> rows = bench.run(bench.SHAPES[:1], repeats=3)   # doctest: +SKIP
     >>> print(bench.format_table(rows))                  # doctest: +SKIP
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -30,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv import WeightedConv2d
-from .density import PAPER_OPTIMUM_7X7
-from .surgery import fold
+from ..conv import WeightedConv2d
+from ..density import PAPER_OPTIMUM_7X7
+from ..surgery import fold
 
 __all__ = ["LayerShape", "SHAPES", "PROFILE_RUNS", "overhead_scaling", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
            "run", "summarise", "format_table", "engine_vs_plain", "main"]
@@ -247,13 +245,13 @@ def format_table(rows: list[dict]) -> str:
 def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str = "paper",
                     budget: str | None = "book", steps: int = 20, rounds: int = 5,
                     device=None, progress: bool = False) -> dict:
-    """Training images/s of the engine (:func:`wconv.train.fit`) and of a plain PyTorch loop.
+    """Training images/s of the engine (:func:`wconv.experiments.train.fit`) and of a plain PyTorch loop.
 
-    Both train the model of :func:`wconv.classify.build` (the budget's width; one
+    Both train the model of :func:`wconv.experiments.classify.build` (the budget's width; one
     copy each, the same ``W₀``) with the budget's optimizer settings, loss
     (label smoothing), precision (bfloat16 autocast and channels-last where
     supported) and batch size, on the same batches: one
-    :class:`wconv.data.TensorLoader` (shuffle, augmentation) over ``steps``
+    :class:`wconv.experiments.cifar.TensorLoader` (shuffle, augmentation) over ``steps``
     batches of random images. The engine adds what it does every step -- the
     schedule, the running loss and top-1/top-5 sums, the progress bar (shown
     when ``progress``) -- and its time is the one it reports
@@ -268,7 +266,9 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
         'plain_rounds': [...], 'arch', 'kernel_size', 'density', 'budget', 'width',
         'batch_size', 'precision', 'steps', 'rounds', 'threads', 'device'}``.
     """
-    from . import classify, data, settings, train
+    from .. import settings
+    from . import cifar
+    from . import classify, train
 
     device = torch.device(device) if device is not None else settings.device()
     name, b = settings.budget(budget, classify.BUDGETS)
@@ -280,8 +280,8 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
     n = steps * config["batch_size"]
     images = torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, 100, (n,), generator=g)
-    loader = data.TensorLoader(data.TensorDataset(images, labels), config["batch_size"],
-                               data.CIFAR100_MEAN, data.CIFAR100_STD, shuffle=True,
+    loader = cifar.TensorLoader(cifar.TensorDataset(images, labels), config["batch_size"],
+                               cifar.CIFAR100_MEAN, cifar.CIFAR100_STD, shuffle=True,
                                augment=config["augment"], drop_last=True, seed=0, device=device)
     loss_fn, _ = classify.loss_functions(config)
     engine_model, plain_model = classify.build(config), classify.build(config)
@@ -340,34 +340,3 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
             "density": density, "budget": config["budget"], "width": config["width"],
             "batch_size": config["batch_size"], "precision": precision, "steps": steps,
             "rounds": rounds, "threads": torch.get_num_threads(), "device": device.type}
-
-
-def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m wconv.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per side (default 20)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--no-naive", action="store_true", help="skip the slow naive unfold form")
-    parser.add_argument("--kernel-sizes", type=int, nargs="*", default=None,
-                        help="only shapes with these kernel sizes")
-    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error(f"--repeats must be >= 1, got {args.repeats}")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    shapes = [s for s in SHAPES if args.kernel_sizes is None or s.kernel_size in args.kernel_sizes]
-    if not shapes:
-        parser.error(f"no benchmark shape has kernel size in {args.kernel_sizes}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"forward+backward and inference, median of {args.repeats} runs per side")
-    rows = run(shapes, args.repeats, naive=not args.no_naive)
-    print(format_table(rows))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows},
-                      handle, indent=1)
-    return rows
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,7 @@ run is redone. Files are written through a temp file and an atomic rename.
 
 Example::
 
-    >>> from wconv import results
+    >>> from wconv.experiments import results
     >>> cfg = {"task": "demo", "name": "x", "lr": 0.1}
     >>> results.config_key(cfg)
     'ed282c00b3763c58'
@@ -32,11 +32,13 @@ from pathlib import Path
 
 import torch
 
+from .. import settings
+
 __all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "cached",
            "run_grid", "environment", "atomic_write_text", "image_to_text", "image_from_text"]
 
 #: The repository's committed results folder.
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+RESULTS_DIR = settings.RESULTS_DIR
 #: Version of the file layout; part of every record.
 FORMAT = 1
 
@@ -83,7 +85,7 @@ def atomic_write_text(path, text: str) -> None:
 
 def environment() -> dict:
     """Versions, device and threads: what a result needs to be read and redone."""
-    from . import __version__, settings
+    from .. import __version__, settings
 
     dev = settings.device()
     env = {"wconv": __version__, "torch": torch.__version__, "python": platform.python_version(),

@@ -16,7 +16,7 @@ Where the images come from (:func:`protocol`):
   ``download=True``), else ``'color'``. :attr:`Protocol.name` and
   :attr:`Protocol.description` say which one was used.
 
-The images come from the data registry (:mod:`wconv.datasets`): DIV2K's official
+The images come from the data registry (:mod:`wconv.experiments.datasets`): DIV2K's official
 ETH Zurich archives (sha256-checked before extraction, resumable, extracted atomically)
 and the colour and grayscale sets. :func:`protocol` never downloads unless asked
 (``download=True`` or ``WCONV_FETCH=1``); a missing set raises ``FileNotFoundError``
@@ -36,7 +36,7 @@ crops redrawn every epoch from a seeded generator (:class:`RandomPatches`).
 
 Example::
 
-    >>> from wconv import denoise_data as dd
+    >>> from wconv.experiments import images as dd
     >>> p = dd.protocol('color', root='/path/to/data')          # doctest: +SKIP
     >>> train = dd.load_images(p.train, color=p.color)           # doctest: +SKIP
     >>> patches = dd.RandomPatches(train, patch_size=40, num_patches=1000, sigma=25)  # doctest: +SKIP
@@ -49,6 +49,7 @@ import numbers
 import os
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -56,11 +57,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import datasets, settings
+from .. import settings
+from . import datasets
 
 __all__ = [
     "DIV2K", "SIGMAS", "SOURCES", "div2k_folder", "download_div2k", "Protocol", "protocol",
     "load_image", "load_images", "check_sigma", "noise_seed", "add_noise", "to_float", "noisy_images", "RandomPatches", "PatchLoader",
+    "PHOTO_NAME", "photo", "denoising_batches",
 ]
 
 #: The noise levels of the denoising literature (0--255 scale).
@@ -93,12 +96,12 @@ def div2k_folder(split: str = "valid", root: str | os.PathLike | None = None) ->
 
 def download_div2k(split: str = "valid", root: str | os.PathLike | None = None, *,
                    retries: int = 2, progress: bool = True) -> Path:
-    """Fetch one DIV2K split through the data registry (:func:`wconv.datasets.fetch`).
+    """Fetch one DIV2K split through the data registry (:func:`wconv.experiments.datasets.fetch`).
 
     Args:
         split: ``'valid'`` (100 images, 449 MB) or ``'train'`` (800 images, 3.5 GB).
         root: data root (default :func:`wconv.settings.data_root`).
-        retries, progress: passed to :func:`wconv.datasets.fetch`.
+        retries, progress: passed to :func:`wconv.experiments.datasets.fetch`.
 
     Example::
 
@@ -160,7 +163,7 @@ def _subset(files: Sequence[Path], n: int | None, seed: int, what: str) -> tuple
     return tuple(sorted((files[i] for i in order[:n]), key=lambda p: p.name))
 
 
-#: The data sets (:data:`wconv.datasets.SETS`) each source reads.
+#: The data sets (:data:`wconv.experiments.datasets.SETS`) each source reads.
 _NEEDS = {"div2k": ("div2k-valid",), "div2k-full": ("div2k-train", "div2k-valid"),
           "color": ("bsds500", "cbsd68", "kodak24"), "gray": ("train400", "bsd68", "set12")}
 
@@ -174,7 +177,7 @@ def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
         source: one of :data:`SOURCES` (see the module docstring).
         root: data root (default :func:`wconv.settings.data_root`).
         download: fetch missing sets through the data registry
-            (:func:`wconv.datasets.require`); ``None``: only when ``WCONV_FETCH=1``.
+            (:func:`wconv.experiments.datasets.require`); ``None``: only when ``WCONV_FETCH=1``.
             With ``'auto'``, ``True`` also chooses DIV2K. Without the data (and not
             fetching), ``FileNotFoundError`` names ``python -m wconv data fetch ...``.
         n_train: use a seeded random subset of this many training images.
@@ -488,3 +491,76 @@ class PatchLoader:
             noisy = torch.stack([x for x, _ in items]).to(self.device)
             clean = torch.stack([y for _, y in items]).to(self.device)
             yield noisy, clean
+
+
+# --------------------------------------------------------------------------- a test photograph
+
+#: What :func:`photo` returns, for captions.
+PHOTO_NAME = ("the 'cameraman' photograph shipped with scikit-image (skimage.data.camera(), "
+              "512×512 grayscale), averaged over 2×2 blocks to 256×256")
+
+
+def photo(size: int = 256) -> np.ndarray:
+    """The cameraman photograph (``skimage.data.camera()``), block-averaged to ``size``².
+
+    Args:
+        size: output side in pixels; must divide 512.
+
+    Returns:
+        ``uint8`` array of shape ``(size, size)``.
+    """
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 \
+            or 512 % size:
+        raise ValueError(f"size must be a positive integer dividing 512 (e.g. 256, 128), got {size!r}")
+    return _photo(int(size)).copy()
+
+
+@lru_cache(maxsize=4)
+def _photo(size: int) -> np.ndarray:
+    from skimage import data
+
+    image = data.camera().astype(np.float64)
+    f = 512 // size
+    pooled = image.reshape(size, f, size, f).mean(axis=(1, 3))
+    return np.rint(pooled).astype(np.uint8)
+
+
+def denoising_batches(steps: int, batch_size: int = 4, patch: int = 16, noise_std: float = 0.1,
+                      seed: int = 0, dtype: torch.dtype = torch.float32) -> list:
+    """A tiny real-data problem: ``(noisy, clean)`` patches of a photograph.
+
+    The photograph is scikit-image's 'cameraman' (``skimage.data.camera()``,
+    512×512 grayscale) block-averaged to 64×64 and scaled to ``[0, 1]``; it is
+    cut into ``(64 / patch)²`` patches, and each step draws ``batch_size`` of
+    them with fresh Gaussian noise of standard deviation ``noise_std``.
+
+    Args:
+        steps: number of batches.
+        batch_size: patches per batch.
+        patch: patch side in pixels; must divide 64.
+        noise_std: noise standard deviation, on the ``[0, 1]`` scale.
+        seed: seed of the patch draws and the noise.
+        dtype: floating dtype of the tensors.
+
+    Returns:
+        a list of ``steps`` pairs of tensors of shape ``(batch_size, 1, patch, patch)``.
+    """
+    from .views.widgets import photo
+
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("patch", patch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if 64 % patch:
+        raise ValueError(f"patch must divide 64, got {patch}")
+    image = torch.from_numpy(photo(64)).to(dtype) / 255
+    patches = image.unfold(0, patch, patch).unfold(1, patch, patch).reshape(-1, 1, patch, patch)
+    if batch_size > len(patches):
+        raise ValueError(f"batch_size must be at most {len(patches)} for patch={patch}, "
+                         f"got {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(steps):
+        clean = patches[torch.randperm(len(patches), generator=generator)[:batch_size]]
+        noise = torch.randn(clean.shape, generator=generator, dtype=dtype)
+        batches.append((clean + noise_std * noise, clean))
+    return batches

@@ -6,7 +6,7 @@ budget (:data:`BUDGETS`: ``smoke``, ``quick``, ``book``, ``full``, default the
 active :func:`wconv.settings.profile`) fixes the data, the model size, the
 recipe and the training length. :func:`run` loads the stored result of a
 configuration from ``results/denoise/`` or trains it with
-:func:`wconv.train.fit` and stores it; :func:`command` gives the shell command
+:func:`wconv.experiments.train.fit` and stores it; :func:`command` gives the shell command
 that reproduces it.
 
 The study (:func:`plan` ``'study'``, budget ``book``): every arm's learning rate
@@ -21,7 +21,7 @@ back from the stored records. Run it with
 
 Protocol of every run:
 
-* data: :func:`wconv.denoise_data.protocol` with the budget's ``source``
+* data: :func:`wconv.experiments.images.protocol` with the budget's ``source``
   (``'auto'``: the reduced DIV2K protocol when DIV2K's validation images are
   on disk, else the colour sets -- BSDS500 train+test for training, CBSD68 and
   Kodak24 for testing); a seeded subset of training images, of which
@@ -32,7 +32,7 @@ Protocol of every run:
   warm-up, with gradient-norm clipping and DnCNN's last layer started at zero);
 * test: every test image (a seeded subset of ``n_test`` per set, centre-cropped
   to ``test_crop`` if set) with fixed noise at each ``sigma`` of
-  :data:`wconv.denoise_data.SIGMAS`; PSNR and SSIM of the output clipped to
+  :data:`wconv.experiments.images.SIGMAS`; PSNR and SSIM of the output clipped to
   ``[0, 1]`` (:mod:`wconv.metrics`).
 
 A standard and a weighted model with the same seed start from the same
@@ -44,7 +44,7 @@ Example::
     >>> cfg["den"]
     [0.25, 0.15, 0.55]
     >>> command(cfg)
-    'python -m wconv.denoise --arch dncnn --density paper --kernel-size 7 --seed 0 --budget smoke'
+    'python -m wconv denoise --arch dncnn --density paper --kernel-size 7 --seed 0 --budget smoke'
 """
 from __future__ import annotations
 
@@ -58,15 +58,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import denoise_data as dd
-from . import density as _density
+from .. import density as _density
+from .. import settings
+from ..metrics import psnr
 from . import export as _export
+from . import images as dd
 from . import results as _results
-from . import settings
 from . import train as _train
-from .denoise_models import build as build_model
-from .denoise_models import denoise, evaluate
-from .metrics import psnr
+from .denoisers import build as build_model
+from .denoisers import denoise, evaluate
 
 __all__ = ["Budget", "BUDGETS", "ARCHS", "DENSITIES", "make_config", "command", "build", "run",
            "grid", "run_grid", "summary", "format_table", "format_run", "format_wide", "plot_curves", "plot_sigma",
@@ -84,7 +84,7 @@ __all__ = ["Budget", "BUDGETS", "ARCHS", "DENSITIES", "make_config", "command", 
            "regime_crossings", "plot_regime", "papers_setting", "findings"]
 
 ARCHS = ("dncnn", "nafnet")
-#: Density names (as in :func:`wconv.models.named_density`).
+#: Density names (as in :func:`wconv.experiments.classifiers.named_density`).
 DENSITIES = ("uniform", "paper", "gaussian", "triangular")
 #: Control arms (``density`` names): what of the weighted ``paper`` arm each one keeps.
 #: Each uses the ``paper`` density of its kernel size (stored as ``den``).
@@ -100,9 +100,9 @@ CONTROLS = {
 #: Every ``density`` name a configuration may have.
 ARM_DENSITIES = DENSITIES + tuple(CONTROLS)
 #: Where unfinished runs keep their checkpoints (git-ignored).
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "runs" / "denoise"
+CHECKPOINT_DIR = settings.RUNS_DIR / "denoise"
 #: Where ``smoke`` results go by default (git-ignored): they check the code, not the science.
-SMOKE_RESULTS_DIR = Path(__file__).resolve().parent.parent / "runs" / "results-smoke"
+SMOKE_RESULTS_DIR = settings.RUNS_DIR / "results-smoke"
 
 
 def results_dir_for(config: dict, results_dir=None):
@@ -141,7 +141,7 @@ class Budget:
     """How much work one run does.
 
     Attributes:
-        source: data protocol (:data:`wconv.denoise_data.SOURCES`).
+        source: data protocol (:data:`wconv.experiments.images.SOURCES`).
         n_train: training images (a seeded subset; ``None``: all), validation excluded.
         n_val: held-out training-pool images for validation curves.
         val_crop: centre crop of the validation images.
@@ -149,10 +149,10 @@ class Budget:
         test_crop: centre crop of test images (``None``: whole images).
         patch, batch_size, patches_per_epoch, epochs, lr: training.
         train_sigma: ``(low, high)`` range of the blind training noise (0--255 scale).
-        precision: arithmetic of training and testing (:data:`wconv.train.PRECISIONS`).
+        precision: arithmetic of training and testing (:data:`wconv.experiments.train.PRECISIONS`).
         dncnn, nafnet: model sizes (keyword arguments of the classes).
         zero_last: DnCNN's last convolution starts at zero (see
-            :class:`wconv.denoise_models.DnCNN`); the same ``W₀`` for every arm of a seed.
+            :class:`wconv.experiments.denoisers.DnCNN`); the same ``W₀`` for every arm of a seed.
         warmup: fraction of the steps with a linear learning-rate warm-up before the cosine.
         grad_clip: clip the gradients' global norm to this (``None``: no clipping).
         lr_grid: learning rates every arm is tuned over (``None``: every run uses ``lr``);
@@ -278,9 +278,7 @@ def _budget(name):
 
 def _den(name: str, kernel_size: int):
     """The ``den`` list (outermost first) of a named density, or ``None`` for uniform."""
-    from .models import named_density
-
-    d = named_density(name, kernel_size)
+    d = _density.named_density(name, kernel_size)
     if d is None:
         return None
     p = _density.profile(d, kernel_size)[: (kernel_size - 1) // 2]
@@ -312,8 +310,8 @@ def make_config(arch: str = "dncnn", density: str = "paper", kernel_size: int = 
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
     if density not in ARM_DENSITIES:
         raise ValueError(f"density must be one of {', '.join(ARM_DENSITIES)}; got {density!r}")
-    if kernel_size not in (3, 5, 7):
-        raise ValueError(f"kernel_size must be 3, 5 or 7; got {kernel_size!r}")
+    if kernel_size not in _density.KERNEL_SIZES:
+        raise ValueError(f"kernel_size must be one of {_density.KERNEL_SIZES}; got {kernel_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
@@ -372,7 +370,7 @@ def command(config: dict) -> str:
         extra += " --lr tuned"
     elif config["name"].endswith(f"-lr{config['lr']:g}"):    # an explicit lr (a tuning run)
         extra += f" --lr {config['lr']:g}"
-    return (f"python -m wconv.denoise --arch {config['arch']} --density {config['density']} "
+    return (f"python -m wconv denoise --arch {config['arch']} --density {config['density']} "
             f"--kernel-size {config['kernel_size']} --seed {config['seed']} "
             f"--budget {config['budget']}{extra}")
 
@@ -383,7 +381,7 @@ def build(config: dict, channels: int = 3) -> nn.Module:
     A standard and a weighted model (and every control) of the same seed start from the
     same ``W₀``; the control arms (:data:`CONTROLS`) are built from the weighted model.
     """
-    from . import reparam
+    from .. import reparam
 
     torch.manual_seed(config["seed"])
     kwargs = dict(config["model"])
@@ -471,7 +469,7 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     key = _results.config_key(config)
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
     ckpt = ckpt / f"{config['name']}-{key}.pt"
-    from .reparam import scale_updates
+    from ..reparam import scale_updates
 
     out = _train.fit(model, loader, val, loss_fn=nn.functional.mse_loss,
                      metrics={"psnr": _psnr_metric}, epochs=config["epochs"], optimizer="adam",
@@ -528,7 +526,7 @@ def initial_psnr(configs, root=None, results_dir=None) -> list[dict]:
     validation crops of :func:`run`.
 
     Measured once where the data is and kept in the results store (task
-    ``denoise-initial``, see :func:`wconv.results.cached`), so a page without the
+    ``denoise-initial``, see :func:`wconv.experiments.results.cached`), so a page without the
     data reads it back.
 
     Args:
@@ -1549,7 +1547,7 @@ def findings(records, test_set: str | None = None, sigma: int = 25) -> dict[str,
     return out
 
 
-#: Denoising source -> the data sets (:data:`wconv.datasets.FOLDERS`) it reads.
+#: Denoising source -> the data sets (:data:`wconv.experiments.datasets.FOLDERS`) it reads.
 DATASETS = {"color": ("bsds500", "cbsd68", "kodak24"), "gray": ("train400", "bsd68", "set12"),
             "div2k": ("div2k-valid",), "div2k-full": ("div2k-train", "div2k-valid")}
 
@@ -1618,18 +1616,3 @@ def plot_panel(records: dict, root=None):
         ax.set_title(f"{title}\n{r['panel']['psnr']:.2f} dB (whole crop)", fontsize=9)
     fig.tight_layout()
     return fig
-
-
-# --------------------------------------------------------------------------- command line
-
-def main(argv=None) -> int:
-    """``python -m wconv.denoise ...``: the same as ``python -m wconv denoise ...``."""
-    import sys
-
-    from .__main__ import main as cli
-
-    return cli(["denoise", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,7 +4,7 @@ r"""The trained denoisers in the reader's browser: a panel for a notebook cell.
 256 x 256 colour centre crop of a CBSD68 or Kodak24 image) and a model pair (say, 7 x 7
 standard vs weighted), slide σ from 5 to 60, and see the clean crop, the noisy one and both
 models' outputs, each with its PSNR. Everything is computed in the page: the models are ONNX
-files (:func:`wconv.export.to_onnx`) run by ONNX Runtime Web's WebAssembly backend
+files (:func:`wconv.experiments.export.to_onnx`) run by ONNX Runtime Web's WebAssembly backend
 (``static/denoiser_panel.js``), so the published book needs no kernel and no network.
 
 Files. The panel copies the ONNX files and the crops (PNG) into ``<static_dir>/wconv-denoiser/``;
@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results as _results
+from .. import settings
+from ..experiments import results as _results
 
 __all__ = ["SIGMA_MIN", "SIGMA_MAX", "CROP", "IMAGES", "STATIC_DIR", "FOLDER", "ORT_FOLDER",
            "crop", "crops", "noise_seed", "normal", "noisy", "psnr", "reference", "stage",
@@ -56,7 +57,7 @@ CROP = 256
 #: The panel's default test images: (set under ``<data root>/denoise/``, file name).
 IMAGES = (("CBSD68", "108005.png"), ("CBSD68", "102061.png"), ("Kodak24", "kodim23.png"))
 #: The book's static folder (its ``html_static_path``; copied into ``_build/html/_static/``).
-STATIC_DIR = Path(__file__).resolve().parent.parent / "book" / "vendor"
+STATIC_DIR = settings.BOOK_STATIC_DIR
 #: The panel's folder under the static folder (models and crops).
 FOLDER = "wconv-denoiser"
 #: ONNX Runtime Web's folder under the static folder (``tools/build_book.py`` ``ORT_FOLDER``).
@@ -73,10 +74,10 @@ def _label(test_set: str, image: str) -> str:
 def crop(test_set: str, image: str, size: int = CROP, root=None, results_dir=None):
     """The clean ``size x size`` centre crop (``uint8`` tensor ``(3, size, size)``) of a colour test image.
 
-    The stored crop of :func:`wconv.denoise.test_image` (read from the data where it is,
+    The stored crop of :func:`wconv.experiments.denoise.test_image` (read from the data where it is,
     kept in the results store, read back where it is not).
     """
-    from .denoise import test_image
+    from ..experiments.denoise import test_image
 
     return test_image("color", test_set, image, size, root, results_dir)
 
@@ -162,7 +163,7 @@ def reference(onnx_path, clean, sigma: float, seed: int) -> dict:
 
     Returns ``{"psnr": output's PSNR, "noisy_psnr": clipped noisy input's, "output": float32}``.
     """
-    from .export import run_onnx
+    from ..experiments.export import run_onnx
 
     x = noisy(clean, sigma, seed)
     y = run_onnx(onnx_path, x)
@@ -245,7 +246,7 @@ def _as_tensor(a: np.ndarray):
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
-    from .export import _atomic_write_bytes
+    from ..experiments.export import _atomic_write_bytes
 
     if not (path.is_file() and path.read_bytes() == data):
         _atomic_write_bytes(path, data)

@@ -2,7 +2,7 @@ r"""Export trained denoisers for the browser (ONNX), and keep a run's trained we
 
 :func:`to_onnx` writes a model as an ONNX file that ONNX Runtime runs -- in Python
 (``onnxruntime``) or in the reader's browser (``onnxruntime-web``, WebAssembly; see
-:mod:`wconv.denoiser_panel`). It folds the density first (:func:`wconv.fold`: every weighted
+:mod:`wconv.views.denoiser_panel`). It folds the density first (:func:`wconv.fold`: every weighted
 convolution becomes a plain ``Conv`` holding ``W ⊙ Φ``), puts the model in eval mode (BatchNorm
 then uses its running statistics, and the exporter's constant folding merges it into the
 convolution before it), and leaves the batch, height and width dynamic, so one file denoises
@@ -22,15 +22,15 @@ TorchScript exporter, that is the way to switch. Opset 17: every operator these 
 is in it, and ONNX Runtime Web's WebAssembly backend runs all of them.
 
 :func:`save_weights` / :func:`load_weights` keep a run's trained ``state_dict`` beside its
-stored result (:func:`wconv.results.result_path` with the suffix ``.pt`` instead of
+stored result (:func:`wconv.experiments.results.result_path` with the suffix ``.pt`` instead of
 ``.json``), so the models can be exported later without retraining. A book-budget DnCNN or
 NAFNet is 50--300 KB.
 
 Example::
 
     >>> import torch
-    >>> from wconv.denoise_models import DnCNN
-    >>> from wconv.export import to_onnx
+    >>> from wconv.experiments.denoisers import DnCNN
+    >>> from wconv.experiments.export import to_onnx
     >>> net = DnCNN(channels=3, depth=5, width=16, kernel_size=7, density=[0.25, 0.15, 0.55])
     >>> path = to_onnx(net, "dncnn.onnx", channels=3)          # doctest: +SKIP
 """
@@ -46,8 +46,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..surgery import fold
 from . import results as _results
-from .surgery import fold
 
 __all__ = ["OPSET", "INPUT", "OUTPUT", "to_onnx", "onnx_metadata", "run_onnx", "weights_path",
            "save_weights", "load_weights"]
@@ -109,7 +109,7 @@ def to_onnx(model: nn.Module, path: str | os.PathLike, channels: int = 3, *, ops
                           input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes={INPUT: axes, OUTPUT: axes}, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
-    props = {"producer": "wconv.export.to_onnx", "channels": str(channels)}
+    props = {"producer": "wconv.experiments.export.to_onnx", "channels": str(channels)}
     props.update({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
     for key, value in props.items():
         entry = proto.metadata_props.add()
@@ -176,7 +176,7 @@ def load_weights(config: dict, results_dir=None) -> dict | None:
 
     ``None`` when there is no file; a file that does not load, or whose key or configuration
     differs from ``config``, is ignored with a warning (and ``None`` returned), as
-    :func:`wconv.results.load` does for results.
+    :func:`wconv.experiments.results.load` does for results.
 
     Example::
 

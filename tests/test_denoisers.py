@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 import wconv
-from wconv import denoise_data as dd
-from wconv.denoise_models import DnCNN, NAFBlock, NAFNet, build, conv2d, denoise, evaluate
+from wconv.experiments import images as dd
+from wconv.experiments.denoisers import DnCNN, NAFBlock, NAFNet, build, conv2d, denoise, evaluate
 
 DEN7 = [0.25, 0.15, 0.55]
 

@@ -4,15 +4,16 @@ import torch
 from torch import nn
 
 import wconv
-from wconv import density, models
+from wconv import density
+from wconv.experiments import classifiers
 
 
-@pytest.mark.parametrize("arch", list(models.ARCHITECTURES))
+@pytest.mark.parametrize("arch", list(classifiers.ARCHITECTURES))
 @pytest.mark.parametrize("kernel_size", [3, 5, 7])
 def test_shapes_and_layer_types(arch, kernel_size):
     width = 0.125 if arch in ("vgg16", "resnet18") else 0.25
-    std = models.build_model(arch, num_classes=10, kernel_size=kernel_size, width=width)
-    wtd = models.build_model(arch, num_classes=10, kernel_size=kernel_size, density="gaussian",
+    std = classifiers.build_model(arch, num_classes=10, kernel_size=kernel_size, width=width)
+    wtd = classifiers.build_model(arch, num_classes=10, kernel_size=kernel_size, density="gaussian",
                              width=width)
     x = torch.randn(2, 3, 32, 32)
     assert std(x).shape == wtd(x).shape == (2, 10)
@@ -31,16 +32,16 @@ def test_shapes_and_layer_types(arch, kernel_size):
 
 def test_layer_counts():
     count = lambda m: sum(1 for x in m.modules() if isinstance(x, nn.Conv2d) and x.kernel_size == (3, 3))
-    assert count(models.vgg11()) == 8 and count(models.vgg16()) == 13
-    assert count(models.resnet20()) == 19 and count(models.resnet18()) == 17
-    assert models.vgg11(width=0.25).classifier.in_features == 128
+    assert count(classifiers.vgg11()) == 8 and count(classifiers.vgg16()) == 13
+    assert count(classifiers.resnet20()) == 19 and count(classifiers.resnet18()) == 17
+    assert classifiers.vgg11(width=0.25).classifier.in_features == 128
 
 
 def test_same_seed_same_initial_weights():
     torch.manual_seed(7)
-    std = models.build_model("resnet20", kernel_size=5, width=0.5)
+    std = classifiers.build_model("resnet20", kernel_size=5, width=0.5)
     torch.manual_seed(7)
-    wtd = models.build_model("resnet20", kernel_size=5, density="paper", width=0.5)
+    wtd = classifiers.build_model("resnet20", kernel_size=5, density="paper", width=0.5)
     weighted = dict(wtd.named_parameters())
     assert list(weighted) == [name for name, _ in std.named_parameters()]
     for name, a in std.named_parameters():
@@ -48,17 +49,17 @@ def test_same_seed_same_initial_weights():
 
 
 def test_named_densities():
-    assert models.named_density("uniform", 3) is None
-    assert models.named_density("paper", 3) == (0.7,)
-    assert models.named_density("paper", 7) == density.PAPER_OPTIMUM_7X7
-    for k, den in models.PAPER_DEN.items():  # inside the papers' suggested ranges
+    assert density.named_density("uniform", 3) is None
+    assert density.named_density("paper", 3) == (0.7,)
+    assert density.named_density("paper", 7) == density.PAPER_OPTIMUM_7X7
+    for k, den in density.PAPER_DEN.items():  # inside the papers' suggested ranges
         assert any(all(lo <= v <= hi for v, lo, hi in zip(den, low, high))
                    for low, high in density.PAPER_RANGES[k]), (k, den)
-    g = density.profile(models.named_density("gaussian", 5), 5)
+    g = density.profile(density.named_density("gaussian", 5), 5)
     assert torch.allclose(g, torch.exp(-torch.tensor([2.0, 1, 0, 1, 2], dtype=torch.float64) ** 2 / 2))
-    t = density.profile(models.named_density("triangular", 7), 7)
+    t = density.profile(density.named_density("triangular", 7), 7)
     assert torch.allclose(t, torch.tensor([0.25, 0.5, 0.75, 1, 0.75, 0.5, 0.25], dtype=torch.float64))
-    net = models.build_model("vgg11", kernel_size=7, density="paper", width=0.125)
+    net = classifiers.build_model("vgg11", kernel_size=7, density="paper", width=0.125)
     layer = net.features[0]
     assert torch.allclose(layer.den()[0], torch.tensor([0.25, 0.15, 0.55]))
 
@@ -73,12 +74,12 @@ def test_named_densities():
 ])
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
-        models.build_model(**kwargs)
+        classifiers.build_model(**kwargs)
 
 
 def test_vgg_is_the_batchnorm_variant():
     """``vgg11`` is torchvision's ``vgg11_bn`` layout: BatchNorm after every convolution."""
-    net = models.vgg11(width=0.25)
+    net = classifiers.vgg11(width=0.25)
     layers = list(net.features)
     convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
     assert len(convs) == 8

@@ -10,7 +10,7 @@ Example::
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from wconv import plots
+    >>> from wconv.views import plots
     >>> ax = plots.plot_profile([0.25, 0.15, 0.55])
     >>> ax.get_xlabel()
     'tap offset from centre (taps)'
@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 import torch
 
-from . import density as _density
+from .. import density as _density
 
 __all__ = ["plot_profile", "plot_range", "plot_mask", "plot_fits", "plot_mask_grid", "fit_table",
            "range_fit_summary", "table_html",

@@ -16,7 +16,7 @@ kernel size does not use.
 
 Example::
 
-    >>> from wconv.widgets import DensityExplorer
+    >>> from wconv.views.widgets import DensityExplorer
     >>> panel = DensityExplorer(den=[0.25, 0.15, 0.55])
     >>> panel.kernel_size, panel.den
     (7, [0.25, 0.15, 0.55])
@@ -30,44 +30,17 @@ import base64
 import json
 import numbers
 import uuid
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DensityExplorer", "photo", "filter_image", "readout_text", "PHOTO_NAME"]
+from ..density import KERNEL_SIZES
+from ..experiments.images import photo
 
-#: What :func:`photo` returns, for captions.
-PHOTO_NAME = ("the 'cameraman' photograph shipped with scikit-image (skimage.data.camera(), "
-              "512×512 grayscale), averaged over 2×2 blocks to 256×256")
+__all__ = ["DensityExplorer", "filter_image", "readout_text"]
 
 _JS_PATH = Path(__file__).resolve().parent / "static" / "density_explorer.js"
 DEN_MIN, DEN_MAX, DEN_STEP = 0.05, 1.5, 0.01
-
-
-def photo(size: int = 256) -> np.ndarray:
-    """The cameraman photograph (``skimage.data.camera()``), block-averaged to ``size``².
-
-    Args:
-        size: output side in pixels; must divide 512.
-
-    Returns:
-        ``uint8`` array of shape ``(size, size)``.
-    """
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 \
-            or 512 % size:
-        raise ValueError(f"size must be a positive integer dividing 512 (e.g. 256, 128), got {size!r}")
-    return _photo(int(size)).copy()
-
-
-@lru_cache(maxsize=4)
-def _photo(size: int) -> np.ndarray:
-    from skimage import data
-
-    image = data.camera().astype(np.float64)
-    f = 512 // size
-    pooled = image.reshape(size, f, size, f).mean(axis=(1, 3))
-    return np.rint(pooled).astype(np.uint8)
 
 
 def _check_den(den) -> list[float]:
@@ -138,7 +111,7 @@ class DensityExplorer:
             ``[0.05, 1.5]``. Its length sets the initial kernel size unless
             ``kernel_size`` is given.
         kernel_size: 3, 5 or 7.
-        image: a 2-D ``uint8`` array to filter (default :func:`photo`).
+        image: a 2-D ``uint8`` array to filter (default :func:`wconv.experiments.images.photo`).
         detail_gain: contrast gain of the "removed detail" image
             (``128 + gain · (image − filtered)``).
 
@@ -158,8 +131,8 @@ class DensityExplorer:
             raise ValueError(f"den values must lie in [{DEN_MIN}, {DEN_MAX}], got {den}")
         if kernel_size is None:
             kernel_size = 2 * len(den) + 1
-        if kernel_size not in (3, 5, 7) or isinstance(kernel_size, bool):
-            raise ValueError(f"kernel_size must be 3, 5 or 7, got {kernel_size!r}")
+        if kernel_size not in KERNEL_SIZES or isinstance(kernel_size, bool):
+            raise ValueError(f"kernel_size must be one of {KERNEL_SIZES}, got {kernel_size!r}")
         if len(den) < (kernel_size - 1) // 2:
             raise ValueError(f"kernel_size {kernel_size} needs {(kernel_size - 1) // 2} den "
                              f"values, got {den}")

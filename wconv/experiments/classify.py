@@ -25,7 +25,7 @@ Two kinds of budget:
   values as full runs do, and does the density move the best lr? A ``reference``
   run (:func:`reference_config`) trains one standard ResNet-20 for longer.
 
-Densities (see :func:`wconv.models.named_density`): ``uniform`` (standard
+Densities (see :func:`wconv.experiments.classifiers.named_density`): ``uniform`` (standard
 convolution), ``paper``, ``gaussian``, ``triangular``, and two arms that start
 from the paper density: ``learnable`` (every weighted layer learns its own
 ``den`` by gradient descent, ``learnable_density=True``; its ``log(den)`` gets
@@ -55,10 +55,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import data as _data
-from . import models as _models
+from .. import density as _density
+from .. import settings
+from . import cifar as _data
+from . import classifiers as _models
 from . import results as _results
-from . import settings
 from . import train as _train
 
 __all__ = ["Budget", "BUDGETS", "ARMS", "FIXED_ARMS", "ARCHS", "ARCH_LABELS", "ROLES", "GRIDS",
@@ -74,9 +75,9 @@ __all__ = ["Budget", "BUDGETS", "ARMS", "FIXED_ARMS", "ARCHS", "ARCH_LABELS", "R
 ARMS = ("uniform", "paper", "gaussian", "triangular", "reparam", "learnable")
 #: The arms of the fixed-lr ``chapter4`` grid.
 FIXED_ARMS = ("uniform", "paper", "gaussian", "triangular", "reparam")
-#: Architectures of the experiments (all of :data:`wconv.models.ARCHITECTURES` work).
+#: Architectures of the experiments (all of :data:`wconv.experiments.classifiers.ARCHITECTURES` work).
 ARCHS = tuple(_models.ARCHITECTURES)
-#: Names for tables: the VGGs of :mod:`wconv.models` have BatchNorm (torchvision's ``vgg11_bn``).
+#: Names for tables: the VGGs of :mod:`wconv.experiments.classifiers` have BatchNorm (torchvision's ``vgg11_bn``).
 ARCH_LABELS = {"vgg11": "VGG-11-BN", "vgg16": "VGG-16-BN", "resnet20": "ResNet-20",
                "resnet18": "ResNet-18"}
 #: What a run is for (see the module docstring).
@@ -89,7 +90,7 @@ TUNING_METRIC = "val_top1"
 #: tuning, Nesterov, warm-up, label smoothing or precision fields.
 CONFIG_FORMAT = 2
 #: Where interrupted runs keep their checkpoints (git-ignored).
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "runs" / "classify"
+CHECKPOINT_DIR = settings.RUNS_DIR / "classify"
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,11 @@ class Budget:
             per architecture (``(("vgg11", 0.5),)``).
         batch_size, momentum, nesterov, weight_decay, optimizer: training.
         lr: the learning rate of every run, or ``None`` when it is tuned from ``lr_grid``.
-        schedule, warmup: see :func:`wconv.train.make_scheduler`.
+        schedule, warmup: see :func:`wconv.experiments.train.make_scheduler`.
         augment: random crop (padding 4) and horizontal flip.
         label_smoothing: of the training loss (the reported losses are plain cross-entropy).
         precision: ``float32``, ``bfloat16``, or ``auto`` (bfloat16 autocast and
-            channels-last where the machine supports it: :func:`wconv.train.default_precision`).
+            channels-last where the machine supports it: :func:`wconv.experiments.train.default_precision`).
         lr_grid: the learning rates every arm chooses from (empty: fixed ``lr``).
         tuning_epochs: epochs of a tuning run.
         reference_epochs: epochs of the reference run (:func:`reference_config`).
@@ -207,7 +208,7 @@ def make_config(arch: str = "vgg11", density: str = "paper", kernel_size: int = 
         role: one of :data:`ROLES`; only ``final`` for a fixed-lr budget.
         lr: the grid value of a ``tuning`` or ``sweep`` run (tuned budgets only).
         precision: override the budget's precision; ``auto`` (the tuned budgets'
-            default) becomes this machine's :func:`wconv.train.default_precision`,
+            default) becomes this machine's :func:`wconv.experiments.train.default_precision`,
             so the configuration, and the key of its result, name the arithmetic used.
         lr_selection: the tuning outcome of a ``final``/``reference`` run of a
             tuned budget; by default :func:`choose_lr` reads it from the stored
@@ -218,8 +219,8 @@ def make_config(arch: str = "vgg11", density: str = "paper", kernel_size: int = 
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
     if density not in ARMS:
         raise ValueError(f"density must be one of {', '.join(ARMS)}; got {density!r}")
-    if kernel_size not in _models.KERNEL_SIZES:
-        raise ValueError(f"kernel_size must be one of {_models.KERNEL_SIZES}; got {kernel_size!r}")
+    if kernel_size not in _density.KERNEL_SIZES:
+        raise ValueError(f"kernel_size must be one of {_density.KERNEL_SIZES}; got {kernel_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if role not in ROLES:
@@ -248,7 +249,7 @@ def make_config(arch: str = "vgg11", density: str = "paper", kernel_size: int = 
         lr = _check_lr(lr_selection["chosen"], b.lr_grid)
         if role == "reference":
             epochs, suffix = b.reference_epochs, "-reference"
-    layer_density = _models.named_density(
+    layer_density = _density.named_density(
         "paper" if density in ("reparam", "learnable") else density, kernel_size)
     return {"task": "classify", "name": f"{arch}-k{kernel_size}-{density}-s{seed}-{name}{suffix}",
             "arch": arch, "density": density, "density_value": repr(layer_density),
@@ -303,15 +304,15 @@ def build(config: dict) -> nn.Module:
     torch.manual_seed(config["seed"])
     density, arch, k = config["density"], config["arch"], config["kernel_size"]
     if density == "reparam":
-        from .reparam import standard_equivalent
+        from ..reparam import standard_equivalent
 
         weighted = _models.build_model(arch, 100, k, "paper", config["width"])
         return standard_equivalent(weighted, inplace=True)
     if density == "learnable":
-        from .surgery import convert
+        from ..surgery import convert
 
         model = _models.build_model(arch, 100, k, None, config["width"])
-        return convert(model, density=_models.named_density("paper", k), learnable_density=True,
+        return convert(model, density=_density.named_density("paper", k), learnable_density=True,
                        kernel_sizes=k, inplace=True)
     return _models.build_model(arch, 100, k, density, config["width"])
 
@@ -774,7 +775,7 @@ def compare_throughput(arch: str = "vgg11", kernel_size: int = 3, density: str =
     """Training images/s of the standard and the weighted model, side by side.
 
     Both models are built as in :func:`build` with the budget's width, batch
-    size and precision (``auto``: this machine's); see :func:`wconv.train.throughput`.
+    size and precision (``auto``: this machine's); see :func:`wconv.experiments.train.throughput`.
     Returns ``{'standard': ips, 'weighted': ips, 'ratio': weighted / standard, ...}``.
     """
     _, b = _budget(budget)

@@ -13,7 +13,7 @@ weights ``W₀``.
 
 Example::
 
-    >>> import torch, wconv.models as m
+    >>> import torch, wconv.experiments.classifiers as m
     >>> net = m.build_model("vgg11", kernel_size=3, density="paper", width=0.25)
     >>> net(torch.randn(2, 3, 32, 32)).shape
     torch.Size([2, 100])
@@ -25,50 +25,11 @@ import numbers
 import torch
 from torch import Tensor, nn
 
-from . import density as _density
-from .surgery import convert
+from .. import density as _density
+from ..density import KERNEL_SIZES
+from ..surgery import convert
 
-__all__ = ["VGG", "ResNet", "BasicBlock", "ARCHITECTURES", "DENSITIES", "PAPER_DEN",
-           "KERNEL_SIZES", "named_density", "build_model", "vgg11", "vgg16", "resnet20", "resnet18"]
-
-KERNEL_SIZES = (3, 5, 7)
-
-#: The densities the papers' reference implementation suggests per kernel size
-#: (README of github.com/cammarasana123/weightedConvolution2.0: ``den=[0.7]`` for 3x3,
-#: ``[0.2, 0.8]`` for 5x5, and the reported 7x7 optimum ``[0.25, 0.15, 0.55]``);
-#: each lies inside the ranges of :data:`wconv.density.PAPER_RANGES`.
-PAPER_DEN = {3: (0.7,), 5: (0.2, 0.8), 7: tuple(_density.PAPER_OPTIMUM_7X7)}
-
-#: Density names understood by :func:`named_density` (``reparam`` is a training
-#: control, not a layer density: see :mod:`wconv.classify`).
-DENSITIES = ("uniform", "paper", "gaussian", "triangular")
-
-
-def named_density(name: str, kernel_size: int):
-    """The density called ``name`` for a square kernel of size ``kernel_size``.
-
-    * ``uniform`` -- ``None``: a standard convolution;
-    * ``paper`` -- the papers' suggested ``den`` (:data:`PAPER_DEN`);
-    * ``gaussian`` -- ``Gaussian(sigma=1)`` (sigma in taps);
-    * ``triangular`` -- ``Triangular(half_width=(k + 1) / 2)``, positive at every tap.
-
-    Example::
-
-        >>> named_density("paper", 7)
-        (0.25, 0.15, 0.55)
-    """
-    if name not in DENSITIES:
-        raise ValueError(f"density must be one of {', '.join(DENSITIES)}; got {name!r}")
-    if kernel_size not in KERNEL_SIZES:
-        raise ValueError(f"kernel_size must be one of {KERNEL_SIZES}; got {kernel_size!r}")
-    if name == "uniform":
-        return None
-    if name == "paper":
-        return PAPER_DEN[kernel_size]
-    if name == "gaussian":
-        return _density.Gaussian(1.0)
-    return _density.Triangular((kernel_size + 1) / 2)
-
+__all__ = ["VGG", "ResNet", "BasicBlock", "ARCHITECTURES", "build_model", "vgg11", "vgg16", "resnet20", "resnet18"]
 
 def _channels(c: int, width: float) -> int:
     return max(1, int(round(c * width)))
@@ -199,7 +160,7 @@ def build_model(arch: str, num_classes: int = 100, kernel_size: int = 3, density
         num_classes: classifier outputs.
         kernel_size: 3, 5 or 7 (the 1x1 shortcut convolutions of ResNet stay 1x1
             and standard).
-        density: ``None`` (standard convolutions), a name from :data:`DENSITIES`,
+        density: ``None`` (standard convolutions), a name from :data:`wconv.density.NAMED`,
             or any ``density=`` accepted by :class:`wconv.WeightedConv2d`.
         width: channel multiplier, ``> 0``.
 
@@ -218,7 +179,7 @@ def build_model(arch: str, num_classes: int = 100, kernel_size: int = 3, density
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     model = ARCHITECTURES[arch](num_classes=num_classes, kernel_size=kernel_size, width=width)
     if isinstance(density, str):
-        density = named_density(density, kernel_size)
+        density = _density.named_density(density, kernel_size)
     if density is not None:
         model = convert(model, density=density, kernel_sizes=kernel_size, inplace=True)
     return model

@@ -290,7 +290,7 @@ def bfloat16_supported(device=None) -> bool:
     true with AVX-512 BF16 or AMX); without it autocast would emulate bfloat16,
     slower than float32. On CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and later).
     """
-    from . import settings
+    from .. import settings
 
     device = torch.device(device) if device is not None else settings.device()
     if device.type == "cuda":
@@ -414,7 +414,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     """
     from tqdm.auto import tqdm
 
-    from . import settings
+    from .. import settings
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -547,7 +547,7 @@ def throughput(models: dict, make_batch: Callable[[], tuple], loss_fn: Callable,
         ...                 "weighted": build_model("vgg11", width=0.25, density="paper")},
         ...                lambda: (x, y), nn.functional.cross_entropy)     # doctest: +SKIP
     """
-    from . import settings
+    from .. import settings
 
     device = torch.device(device) if device is not None else settings.device()
     precision = resolve_precision(precision, device)

@@ -42,7 +42,7 @@ a search while it runs and :func:`search_panel` gives notebook controls.
 
 Example::
 
-    >>> from wconv import search
+    >>> from wconv.experiments import search
     >>> result = search.direct_search(lambda den: (den[0] - 0.8) ** 2, 3, max_evals=30)
     >>> round(result.best.den[0], 2)
     0.8
@@ -62,7 +62,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .density import PAPER_RANGES
+from .. import settings
+from ..density import PAPER_RANGES
 
 __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "paper_bounds", "check_bounds",
@@ -298,7 +299,7 @@ def read_log(path) -> tuple[list[Evaluation], dict | None]:
             pass  # the truncated record of an interrupted write
         else:
             raise ValueError(f"search log {path} ends with a record without its newline; "
-                             "it was not written by wconv.search")
+                             "it was not written by wconv.experiments.search")
     return records, config
 
 
@@ -355,7 +356,7 @@ def _key(den: Sequence[float]) -> tuple:
 
 
 #: Where ``log="auto"`` puts search logs: the repository's results store.
-LOG_DIR = Path(__file__).resolve().parent.parent / "results" / "search"
+LOG_DIR = settings.RESULTS_DIR / "search"
 
 
 def log_path(config: dict, root=None) -> Path:
@@ -948,7 +949,7 @@ class TrainingObjective:
     Every call builds the standard model under ``torch.manual_seed(seed)`` (so
     every evaluation starts from the same weights ``W₀``), converts its
     ``k x k`` convolutions to :class:`wconv.WeightedConv2d` with density
-    ``den``, trains it with :func:`wconv.train.fit` on batches whose order
+    ``den``, trains it with :func:`wconv.experiments.train.fit` on batches whose order
     depends only on ``seed``, and returns the validation score -- the test
     split is never looked at. Build one with :func:`classification_objective`
     or :func:`denoising_objective`.
@@ -961,7 +962,7 @@ class TrainingObjective:
 
     def __init__(self, task: str, kernel_size: int, seed: int, budget: str | None, score: str,
                  root=None, device=None, **overrides):
-        from . import settings
+        from .. import settings
 
         if task not in SEARCH_BUDGETS:
             raise ValueError(f"task must be one of {', '.join(SEARCH_BUDGETS)}; got {task!r}")
@@ -1010,14 +1011,14 @@ class TrainingObjective:
         return self._data
 
     def _classify_data(self):
-        from . import data as _data
+        from . import cifar as _data
 
         s = self.setup
         return _data.cifar100(self.root, s["n_per_class"], s["val_per_class"], seed=0,
                               download=False)
 
     def _denoise_data(self):
-        from . import denoise_data as dd
+        from . import images as dd
 
         s = self.setup
         pool = None if s["n_train"] is None else s["n_train"] + s["n_val"]
@@ -1040,8 +1041,8 @@ class TrainingObjective:
         a network that returns its input. Measured once on the data and kept in the results
         store (task ``search-data``), so that a page without the data can print it.
         """
+        from ..metrics import psnr
         from . import results as _results
-        from .metrics import psnr
 
         def measure():
             d = self.data()
@@ -1058,15 +1059,15 @@ class TrainingObjective:
         """The model with density ``den`` (None: standard), from the objective's ``W₀``."""
         import torch
 
-        from .surgery import convert
+        from ..surgery import convert
 
         s = self.setup
         torch.manual_seed(self.seed)
         if self.task == "classify":
-            from .models import build_model
+            from .classifiers import build_model
             model = build_model(s["arch"], 100, self.kernel_size, None, s["width"])
         else:
-            from .denoise_models import build
+            from .denoisers import build
             model = build(s["arch"], self.data()["protocol"].channels, self.kernel_size, None,
                           **s["model"])
         if den is not None or learnable:
@@ -1109,7 +1110,7 @@ class TrainingObjective:
         model = self.build(den, learnable)
         device = self.device
         if self.task == "classify":
-            from . import data as _data
+            from . import cifar as _data
             common = dict(mean=d.mean, std=d.std, device=device)
             train_loader = _data.TensorLoader(d.train, s["batch_size"], shuffle=True,
                                               augment=s["augment"], drop_last=True,
@@ -1124,8 +1125,8 @@ class TrainingObjective:
             final = out["final"]
             score = final["val_loss"] if self.score == "loss" else 1 - final["val_top1"] / 100
         else:
-            from . import denoise_data as dd
-            from .metrics import psnr
+            from ..metrics import psnr
+            from . import images as dd
 
             patches = dd.RandomPatches(list(d["train"]), s["patch"], s["patches_per_epoch"],
                                        sigma=tuple(s["train_sigma"]), seed=self.seed)
@@ -1150,8 +1151,8 @@ class TrainingObjective:
         return record
 
     def _denoise_test(self, model) -> dict:
-        from . import denoise_data as dd
-        from .denoise_models import evaluate
+        from . import images as dd
+        from .denoisers import evaluate
 
         p, s = self.data()["protocol"], self.setup
         out = {}
@@ -1176,7 +1177,7 @@ def classification_objective(kernel_size: int = 3, *, seed: int = 0, budget: str
                              **overrides) -> TrainingObjective:
     r"""Objective: validation loss (or ``1 - accuracy``) of a brief CIFAR-100 training.
 
-    Reduced, class-balanced CIFAR-100 (:func:`wconv.data.cifar100`, the
+    Reduced, class-balanced CIFAR-100 (:func:`wconv.experiments.cifar.cifar100`, the
     validation split carved from the training set), a VGG-11 of the budget's
     width, SGD with a cosine schedule; :data:`SEARCH_BUDGETS` ``['classify']``
     gives the settings of each profile, and ``overrides`` change any of them.
@@ -1200,7 +1201,7 @@ def denoising_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | No
                         **overrides) -> TrainingObjective:
     r"""Objective: ``-PSNR`` (dB) on held-out images after a brief blind-denoising training.
 
-    The data protocol of :func:`wconv.denoise_data.protocol` (the reduced
+    The data protocol of :func:`wconv.experiments.images.protocol` (the reduced
     DIV2K protocol when DIV2K is on disk, else the colour sets): a seeded
     subset of training images, ``n_val`` of them held out and centre-cropped
     for validation with fixed noise ``val_sigma``; a DnCNN trained with Adam on
@@ -1262,7 +1263,7 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
             and the mean learned density is clipped into the box.
         init: starting ``den``.
         evaluate: spend the second training.
-        store: keep the result in the results store (:mod:`wconv.results`, task
+        store: keep the result in the results store (:mod:`wconv.experiments.results`, task
             ``search-learnable``) and load it from there when present.
         results_dir: the results store (default the repository's ``results/``).
     """
@@ -1313,7 +1314,7 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
     (default three times the search's), and ``seed`` for ``W₀`` and the batch
     order, so the densities of one seed start from the same weights and see
     the same data. Each run is stored in the results store
-    (:mod:`wconv.results`, task ``search-final``) and loaded from it when
+    (:mod:`wconv.experiments.results`, task ``search-final``) and loaded from it when
     present, so a page that shows them does not train again.
 
     Args:

@@ -38,7 +38,7 @@ How a fetch works, and why:
 
 Example::
 
-    >>> from wconv import datasets
+    >>> from wconv.experiments import datasets
     >>> datasets.fetch_command("cifar100")
     'python -m wconv data fetch cifar100'
     >>> datasets.SETS["kodak24"].folders
@@ -61,7 +61,7 @@ from pathlib import Path
 import pooch
 from tqdm.auto import tqdm
 
-from . import settings
+from .. import settings
 
 __all__ = ["Archive", "DataSet", "SETS", "FOLDERS", "MARKER", "present", "fetch_command",
            "missing_note", "fetch", "require", "status", "format_status",

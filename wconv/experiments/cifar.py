@@ -12,7 +12,7 @@ The shared helpers (:func:`balanced_subset`, :func:`split_per_class`,
 
 Example::
 
-    >>> from wconv import data
+    >>> from wconv.experiments import cifar as data
     >>> d = data.cifar100(n_per_class=10, val_per_class=2, seed=0)   # doctest: +SKIP
     >>> d.train.images.shape, d.val.images.shape                    # doctest: +SKIP
     (torch.Size([1000, 3, 32, 32]), torch.Size([200, 3, 32, 32]))
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from . import datasets, settings
+from .. import settings
+from . import datasets
 
 __all__ = [
     "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR100_ARCHIVE", "CIFAR100_MD5", "CIFAR100_FOLDER",
@@ -38,7 +39,7 @@ __all__ = [
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 #: The official archive, its md5 (the same sum torchvision checks) and the folder it fills
-#: (from the data registry, :data:`wconv.datasets.SETS`).
+#: (from the data registry, :data:`wconv.experiments.datasets.SETS`).
 CIFAR100_ARCHIVE = datasets.SETS["cifar100"].archive.filename
 CIFAR100_MD5 = datasets.SETS["cifar100"].archive.known_hash.removeprefix("md5:")
 CIFAR100_FOLDER = datasets.FOLDERS["cifar100"][0]
@@ -59,7 +60,7 @@ def load_cifar100(root=None, train: bool = True, download: bool | None = None
     :class:`torchvision.datasets.CIFAR100` (which md5-checks the files) from ``root``
     (default :func:`wconv.settings.data_root`). It never downloads unless asked: when the
     files are missing, ``download=True`` (or ``download=None`` with ``WCONV_FETCH=1``)
-    fetches them through the data registry (:func:`wconv.datasets.fetch`); otherwise a
+    fetches them through the data registry (:func:`wconv.experiments.datasets.fetch`); otherwise a
     ``FileNotFoundError`` names ``python -m wconv data fetch cifar100``, ``make data``
     and ``WCONV_DATA``.
 
@@ -327,7 +328,7 @@ def training_samples(n: int = 8, seed: int = 0, root=None, results_dir=None) -> 
 
     The images are drawn from the whole training set with ``seed`` and augmented as
     in training (:func:`augment`). They are read from the data once and kept in the
-    results store (task ``cifar100-samples``, see :func:`wconv.results.cached`), so a
+    results store (task ``cifar100-samples``, see :func:`wconv.experiments.results.cached`), so a
     page without the data shows the same pixels.
 
     Returns:

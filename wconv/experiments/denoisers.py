@@ -27,7 +27,7 @@ model start from the same weights: :class:`wconv.WeightedConv2d` draws its
 Example::
 
     >>> import torch
-    >>> from wconv.denoise_models import DnCNN, NAFNet
+    >>> from wconv.experiments.denoisers import DnCNN, NAFNet
     >>> net = DnCNN(channels=3, depth=5, width=16, kernel_size=7, density=[0.25, 0.15, 0.55])
     >>> net(torch.rand(2, 3, 32, 32)).shape
     torch.Size([2, 3, 32, 32])
@@ -43,8 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .conv import WeightedConv2d
-from .metrics import psnr, ssim
+from ..conv import WeightedConv2d
+from ..metrics import psnr, ssim
 from .train import forward
 
 __all__ = ["conv2d", "DnCNN", "NAFNet", "NAFBlock", "LayerNorm2d", "SimpleGate", "ARCHITECTURES",
@@ -303,7 +303,7 @@ def denoise(model: nn.Module, noisy: Tensor, clip: bool = True, precision: str =
     """Run ``model`` in eval mode on one image ``(C, H, W)`` or a batch; clip to ``[0, 1]``.
 
     The model's training/eval mode is restored afterwards. ``precision``: as in
-    :func:`wconv.train.fit` (``'bfloat16'`` for a model trained that way).
+    :func:`wconv.experiments.train.fit` (``'bfloat16'`` for a model trained that way).
     """
     if not isinstance(noisy, Tensor) or noisy.dim() not in (3, 4):
         raise ValueError(f"noisy must be a tensor (C, H, W) or (N, C, H, W), got "

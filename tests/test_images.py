@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from dataserver import serve_set
-from wconv import datasets
-from wconv import denoise_data as dd
+from wconv.experiments import datasets
+from wconv.experiments import images as dd
 
 
 # --------------------------------------------------------------------------- helpers
