@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["PROFILES", "REPO_ROOT", "DEFAULT_DATA", "RESULTS_DIR", "RUNS_DIR", "BOOK_STATIC_DIR",
-           "profile", "budget", "device", "data_root", "describe"]
+           "profile", "device", "data_root", "describe"]
 
 PROFILES = ("smoke", "book", "full")
 
@@ -51,15 +51,6 @@ def profile() -> str:
     if name not in PROFILES:
         raise ValueError(f"WCONV_PROFILE must be one of {', '.join(PROFILES)}; got {name!r}")
     return name
-
-
-def budget(name: str | None, budgets: dict):
-    """``(name, budgets[name])``, ``name`` defaulting to the active :func:`profile`."""
-    if name is None:
-        name = profile()
-    if name not in budgets:
-        raise ValueError(f"budget must be one of {', '.join(budgets)}; got {name!r}")
-    return name, budgets[name]
 
 
 def device() -> torch.device:

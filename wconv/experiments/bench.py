@@ -267,11 +267,10 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
         'batch_size', 'precision', 'steps', 'rounds', 'threads', 'device'}``.
     """
     from .. import settings
-    from . import cifar
-    from . import classify, train
+    from . import budgets, cifar, classify, train
 
     device = torch.device(device) if device is not None else settings.device()
-    name, b = settings.budget(budget, classify.BUDGETS)
+    name, b = budgets.lookup(budget, classify.BUDGETS)
     # a tuned budget's lr comes from stored runs; any value of its grid times the same
     lr = {"role": "sweep", "lr": b.lr_grid[len(b.lr_grid) // 2]} if b.tuned else {}
     config = classify.make_config(arch, density, kernel_size, 0, name, **lr)

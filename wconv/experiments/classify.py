@@ -57,6 +57,7 @@ from torch import nn
 
 from .. import density as _density
 from .. import settings
+from . import budgets as _budgets
 from . import cifar as _data
 from . import classifiers as _models
 from . import results as _results
@@ -94,7 +95,7 @@ CHECKPOINT_DIR = settings.RUNS_DIR / "classify"
 
 
 @dataclass(frozen=True)
-class Budget:
+class Budget(_budgets.Budget):
     """How much work one run does.
 
     Attributes:
@@ -174,7 +175,7 @@ BUDGETS = {
 
 
 def _budget(name):
-    return settings.budget(name, BUDGETS)
+    return _budgets.lookup(name, BUDGETS)
 
 
 class MissingTuningError(LookupError):

@@ -61,6 +61,7 @@ from torch import nn
 from .. import density as _density
 from .. import settings
 from ..metrics import psnr
+from . import budgets as _budgets
 from . import export as _export
 from . import images as dd
 from . import results as _results
@@ -137,7 +138,7 @@ def reference_config(root=None) -> dict:
 
 
 @dataclass(frozen=True)
-class Budget:
+class Budget(_budgets.Budget):
     """How much work one run does.
 
     Attributes:
@@ -273,7 +274,7 @@ CONTROL_PILOTS = {"7x7 paper (weighted)": 29.08, "7x7 head-start": 28.14, "7x7 s
 
 
 def _budget(name):
-    return settings.budget(name, BUDGETS)
+    return _budgets.lookup(name, BUDGETS)
 
 
 def _den(name: str, kernel_size: int):
