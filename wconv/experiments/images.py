@@ -545,7 +545,6 @@ def denoising_batches(steps: int, batch_size: int = 4, patch: int = 16, noise_st
     Returns:
         a list of ``steps`` pairs of tensors of shape ``(batch_size, 1, patch, patch)``.
     """
-    from .views.widgets import photo
 
     for name, value in (("steps", steps), ("batch_size", batch_size), ("patch", patch)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
