@@ -7,7 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from wconv import density, plots  # noqa: E402
+from wconv import density  # noqa: E402
+from wconv.views import plots, tables  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -83,11 +84,12 @@ def test_range_band_and_summary():
         plots.range_fit_summary([1.0], [0.5], n=2)
 
 
-def test_table_html():
-    html = plots.table_html(plots.fit_table({"opt": [0.25, 0.15, 0.55]}))
-    assert html.startswith('<table class="table">') and "σ (taps)</th>" in html and "1.057" in html
+def test_fit_table_as_markdown():
+    text = tables.from_dicts(plots.fit_table({"opt": [0.25, 0.15, 0.55]}))
+    header, rule, row = text.splitlines()
+    assert "σ (taps)" in header and rule.count("---") == header.count("|") - 1 and "1.057" in row
     with pytest.raises(ValueError, match="empty"):
-        plots.table_html([])
+        tables.from_dicts([])
 
 
 def test_fits_grid():

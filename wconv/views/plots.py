@@ -25,7 +25,7 @@ import torch
 from .. import density as _density
 
 __all__ = ["plot_profile", "plot_range", "plot_mask", "plot_fits", "plot_mask_grid", "fit_table",
-           "range_fit_summary", "table_html",
+           "range_fit_summary",
            "plot_fits_grid"]
 
 OFFSET_LABEL = "tap offset from centre (taps)"
@@ -408,18 +408,3 @@ def range_fit_summary(low, high, n: int, seed: int = 0) -> dict:
         "tri_rel_ssr": float(np.median([r["tri rel. SSR"] for r in rows])),
         "flat": float(np.mean([r["flat fit"] for r in rows])),
     }
-
-
-def table_html(rows: list[dict], floatfmt: str = ".3f") -> str:
-    """Rows of dicts (e.g. from :func:`fit_table`) as an HTML table for a notebook output.
-
-    Args:
-        rows: dicts with the same keys (the column headers).
-        floatfmt: format of float cells.
-    """
-    from tabulate import tabulate
-
-    if not rows:
-        raise ValueError("rows is empty: nothing to tabulate")
-    html = tabulate(rows, headers="keys", tablefmt="html", floatfmt=floatfmt)
-    return html.replace("<table>", '<table class="table">', 1)
