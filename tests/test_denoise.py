@@ -215,11 +215,11 @@ def test_migration_to_quick_rewrites_names_keys_and_commands_and_keeps_every_num
         old_cfg = dict(cfg, budget="book", name=cfg["name"].replace("-quick", "-book"))
         old = dict(rec, config=old_cfg, key=results.config_key(old_cfg),
                    command=D.command(cfg).replace("--budget quick", "--budget book"))
-        results.atomic_write_text(results.result_path(old_cfg, tmp_path), json.dumps(old))
+        results.atomic_write(results.result_path(old_cfg, tmp_path), json.dumps(old))
         committed[results.result_path(cfg).name] = rec
         ini = results.load({"task": "denoise-initial", "name": cfg["name"], "run": cfg})
         old_ini_cfg = {"task": "denoise-initial", "name": old_cfg["name"], "run": old_cfg}
-        results.atomic_write_text(results.result_path(old_ini_cfg, tmp_path),
+        results.atomic_write(results.result_path(old_ini_cfg, tmp_path),
                                   json.dumps(dict(ini, config=old_ini_cfg,
                                                   key=results.config_key(old_ini_cfg))))
         committed["initial/" + results.result_path(ini["config"]).name] = ini

@@ -101,7 +101,7 @@ def migrate(root=None, write: bool = True) -> dict:
     for path, config, body, kind in plan:
         target = results.result_path(config, root)
         if write:
-            results.atomic_write_text(target, json.dumps(body, indent=1, sort_keys=True,
+            results.atomic_write(target, json.dumps(body, indent=1, sort_keys=True,
                                                          allow_nan=False) + "\n")
             if target != path:
                 path.unlink()

@@ -60,16 +60,6 @@ INPUT, OUTPUT = "input", "output"
 WEIGHTS_FORMAT = 1
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def to_onnx(model: nn.Module, path: str | os.PathLike, channels: int = 3, *, opset: int = OPSET,
             sample_size: int = 64, metadata: dict | None = None) -> Path:
     """Write ``model`` (folded, eval mode, CPU, float32) as an ONNX file with dynamic ``N, H, W``.
@@ -115,7 +105,7 @@ def to_onnx(model: nn.Module, path: str | os.PathLike, channels: int = 3, *, ops
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
-    _atomic_write_bytes(path, proto.SerializeToString())
+    _results.atomic_write(path, proto.SerializeToString())
     return path
 
 
@@ -167,7 +157,7 @@ def save_weights(model: nn.Module, config: dict, results_dir=None) -> Path:
             "config": json.loads(_results.canonical(config)), "state_dict": state}
     buf = io.BytesIO()
     torch.save(body, buf)
-    _atomic_write_bytes(path, buf.getvalue())
+    _results.atomic_write(path, buf.getvalue())
     return path
 
 

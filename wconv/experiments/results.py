@@ -35,7 +35,7 @@ import torch
 from .. import settings
 
 __all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "cached",
-           "run_grid", "environment", "atomic_write_text", "image_to_text", "image_from_text"]
+           "run_grid", "environment", "atomic_write", "image_to_text", "image_from_text"]
 
 #: The repository's committed results folder.
 RESULTS_DIR = settings.RESULTS_DIR
@@ -71,13 +71,15 @@ def result_path(config: dict, root=None) -> Path:
     return root / _slug(config["task"]) / f"{name}-{config_key(config)}.json"
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and an atomic rename."""
+def atomic_write(path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` through a temp file, ``fsync`` and an
+    atomic rename: a reader sees the old file or the new one, never a part. The one way the
+    package writes a file that must not be half-written (results, checkpoints, weights, logs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -115,7 +117,7 @@ def save(config: dict, record: dict, root=None) -> Path:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "environment": environment()}
     body.update(record)
-    atomic_write_text(path, json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    atomic_write(path, json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n")
     return path
 
 

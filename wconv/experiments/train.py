@@ -41,10 +41,12 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from . import results as _results
+
 __all__ = ["fit", "evaluate", "forward", "PRECISIONS", "default_precision", "bfloat16_supported",
            "resolve_precision", "topk_accuracy", "accuracy_metrics", "make_optimizer",
            "make_scheduler", "onecycle_factor", "OPTIMIZERS", "SCHEDULES", "ONECYCLE_WARMUP",
-           "setup_distributed", "is_main_process", "atomic_save", "throughput", "unwrap"]
+           "setup_distributed", "is_main_process", "throughput", "unwrap"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "onecycle")
@@ -214,18 +216,10 @@ def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None 
 
 # --------------------------------------------------------------------------- files
 
-def atomic_save(obj, path) -> None:
-    """``torch.save`` to ``path`` through a temp file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _save_checkpoint(state: dict, path) -> None:
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    torch.save(state, buffer)
+    _results.atomic_write(path, buffer.getvalue())
 
 
 def _load_checkpoint(path: Path, key):
@@ -499,7 +493,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             bar.set_postfix({k: f"{v:.3g}" for k, v in row.items()
                              if k in ("train_loss", "val_loss", "val_top1")})
             if path is not None and rank == 0:
-                atomic_save({"key": checkpoint_key, "epoch": epoch + 1, "model": core.state_dict(),
+                _save_checkpoint({"key": checkpoint_key, "epoch": epoch + 1, "model": core.state_dict(),
                              "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                              "history": history, "elapsed": elapsed, "seen": seen}, path)
             if world > 1:

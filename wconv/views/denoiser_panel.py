@@ -246,10 +246,9 @@ def _as_tensor(a: np.ndarray):
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
-    from ..experiments.export import _atomic_write_bytes
 
     if not (path.is_file() and path.read_bytes() == data):
-        _atomic_write_bytes(path, data)
+        _results.atomic_write(path, data)
 
 
 def _centre(image, size: int | None) -> np.ndarray:
