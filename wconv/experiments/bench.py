@@ -33,7 +33,7 @@ from ..density import PAPER_OPTIMUM_7X7
 from ..surgery import fold
 
 __all__ = ["LayerShape", "SHAPES", "PROFILE_RUNS", "overhead_scaling", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
-           "run", "summarise", "format_table", "engine_vs_plain", "main"]
+           "run", "summarize", "format_table", "engine_vs_plain"]
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def run(shapes=SHAPES, repeats: int = 20, naive: bool = True, progress: bool = F
     return rows
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarize(rows: list[dict]) -> dict:
     """Median of each ratio over the shapes."""
     keys = [k for k in ("train_ratio", "folded_ratio", "naive_ratio") if k in rows[0]]
     return {k: statistics.median(r[k] for r in rows) for k in keys}
@@ -236,7 +236,7 @@ def format_table(rows: list[dict]) -> str:
         if has_naive:
             line += f" | {1e3 * r['naive_train_s']:9.2f} {r['naive_ratio']:6.2f}"
         lines.append(line)
-    summary = summarise(rows)
+    summary = summarize(rows)
     lines.append("-" * len(header))
     lines.append("median over shapes: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     return "\n".join(lines)
