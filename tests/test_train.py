@@ -137,8 +137,8 @@ def test_topk_accuracy():
     (lambda p: train.make_optimizer(p, "sgd", lr=-1), "lr must be a positive number, got -1"),
     (lambda p: train.make_scheduler(train.make_optimizer(p), "linear", 10),
      "schedule must be one of cosine, constant, onecycle; got 'linear'"),
-    (lambda p: train.make_scheduler(train.make_optimizer(p), "cosine", 10, warmup=0.2),
-     "warmup applies to the onecycle schedule only"),
+    (lambda p: train.make_scheduler(train.make_optimizer(p), "cosine", 10, warmup=-0.1),
+     r"warmup must be a fraction in \[0, 1\), got -0.1"),
     (lambda p: train.make_scheduler(train.make_optimizer(p), "onecycle", 10, warmup=1.0),
      r"warmup must be a fraction in \[0, 1\), got 1.0"),
 ])
@@ -254,3 +254,14 @@ def test_precision_auto_follows_the_machine(monkeypatch):
                     loss_fn=nn.functional.cross_entropy, epochs=1, device="cpu", precision="auto",
                     progress=False)
     assert out["precision"] == "bfloat16"
+
+
+def test_one_warmup_fraction_for_every_schedule():
+    """The denoising study's recipe: 5 % of 5,000 Adam steps warm up linearly, then cosine."""
+    opt = train.make_optimizer([nn.Parameter(torch.zeros(1))], "adam", lr=1.0)
+    f = train.make_scheduler(opt, "cosine", 5000, warmup=0.05).lr_lambdas[0]
+    assert [f(0), f(249), f(250), f(5000)] == pytest.approx([1 / 250, 1.0, 1.0, 0.0])
+    assert f(250 + 2375) == pytest.approx(0.5)           # half-way through the cosine
+    c = train.make_scheduler(opt, "constant", 100, warmup=0.1).lr_lambdas[0]
+    assert [c(0), c(9), c(50)] == pytest.approx([0.1, 1.0, 1.0])
+    assert train.make_scheduler(opt, "cosine", 100).lr_lambdas[0](0) == 1.0   # default: none

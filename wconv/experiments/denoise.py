@@ -477,7 +477,7 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
                      lr=config["lr"], weight_decay=0.0, schedule="cosine", seed=config["seed"],
                      checkpoint=ckpt, checkpoint_key=key, device=device,
                      precision=config["precision"], progress=progress, desc=config["name"],
-                     warmup_steps=warmup_steps(config), grad_clip=config.get("grad_clip"),
+                     warmup=config.get("warmup"), grad_clip=config.get("grad_clip"),
                      configure_optimizer=(scale_updates if config["density"] == "position-lr"
                                           else None))
     model = model.cpu()

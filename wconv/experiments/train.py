@@ -159,48 +159,37 @@ def onecycle_factor(step: int, total_steps: int, warmup: float = ONECYCLE_WARMUP
     return _cos_between(1.0, 0.0, (step - start) / (last - start))
 
 
-def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None = None,
-                   warmup_steps: int = 0):
+def make_scheduler(optimizer, name: str, total_steps: int, warmup: float | None = None):
     """Per-step learning-rate schedule (one ``scheduler.step()`` after every optimizer step).
 
-    * ``cosine`` -- cosine annealing from the lr towards 0 over ``total_steps``;
-    * ``constant`` -- the lr throughout;
-    * ``onecycle`` -- cosine warm-up from ``lr / 25`` to the lr over the first
-      ``warmup`` fraction of the steps (default :data:`ONECYCLE_WARMUP`), then
-      cosine annealing to exactly 0 at the last step (:func:`onecycle_factor`).
+    ``warmup`` is the fraction of the steps that warm the learning rate up, for every
+    schedule (``None``: the schedule's default):
 
-    ``warmup`` applies to ``onecycle`` only; the others take ``None`` or 0. With
-    ``warmup_steps > 0`` (``cosine`` and ``constant`` only) the factor first rises
-    linearly, ``(s + 1) / warmup_steps`` for the first ``warmup_steps`` steps, and the
-    cosine then spans the remaining steps.
+    * ``cosine`` -- a linear warm-up, ``(s + 1) / w`` for the first ``w = round(warmup ·
+      total_steps)`` steps (default none), then cosine annealing towards 0 over the rest;
+    * ``constant`` -- the same linear warm-up, then the lr throughout;
+    * ``onecycle`` -- cosine warm-up from ``lr / 25`` to the lr over the ``warmup`` fraction
+      (default :data:`ONECYCLE_WARMUP`), then cosine annealing to exactly 0 at the last
+      step (:func:`onecycle_factor`).
 
     Example::
 
         >>> opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
-        >>> sched = make_scheduler(opt, "cosine", total_steps=10, warmup_steps=2)
+        >>> sched = make_scheduler(opt, "cosine", total_steps=10, warmup=0.2)
         >>> [round(sched.lr_lambdas[0](s), 3) for s in (0, 1, 2, 6, 10)]
         [0.5, 1.0, 1.0, 0.5, 0.0]
     """
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
-    if name != "onecycle":
-        if warmup:
-            raise ValueError(f"warmup applies to the onecycle schedule only; got warmup={warmup!r} "
-                             f"with schedule {name!r}")
-    else:
-        warmup = ONECYCLE_WARMUP if warmup is None else warmup
-        if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
-            raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+    if warmup is None:
+        warmup = ONECYCLE_WARMUP if name == "onecycle" else 0.0
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
+        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
     if name == "onecycle":
-        if warmup_steps:
-            raise ValueError("warmup_steps applies to the cosine and constant schedules; onecycle "
-                             "warms up by its own warmup fraction")
         total = max(1, total_steps)
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: onecycle_factor(step, total, warmup))
-    warm = warmup_steps
+    warm = int(round(warmup * total_steps))
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: (step + 1) / warm if step < warm else 1.0)
@@ -357,7 +346,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         seed: int = 0, test_loader: Iterable | None = None, checkpoint=None, checkpoint_key=None,
         device=None, precision: str = "float32", progress: bool = True, desc: str = "train",
         on_epoch_end: Callable[[int, dict], None] | None = None,
-        eval_loss_fn: Callable | None = None, warmup_steps: int = 0,
+        eval_loss_fn: Callable | None = None,
         grad_clip: float | None = None,
         configure_optimizer: Callable[[torch.optim.Optimizer, nn.Module], None] | None = None
         ) -> dict:
@@ -390,8 +379,6 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             an exception raised there interrupts training (the checkpoint is kept).
         eval_loss_fn: the loss reported on the validation and test data (default
             ``loss_fn``; e.g. plain cross-entropy when training with label smoothing).
-        warmup_steps: linear learning-rate warm-up before the schedule (see
-            :func:`make_scheduler`).
         grad_clip: clip the gradients' global L2 norm to this value before every step
             (``None``: no clipping). The epoch rows then hold ``clipped``, the fraction of
             steps whose norm was above it.
@@ -428,7 +415,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     steps_per_epoch = len(train_loader)
     if configure_optimizer is not None:
         configure_optimizer(opt, core)
-    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup, warmup_steps)
+    sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup)
     if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and grad_clip > 0):
         raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
 
