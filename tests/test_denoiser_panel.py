@@ -9,16 +9,15 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from wconv.views import denoiser_panel as dp
+from wconv.views import scripts
 from wconv import metrics
 
-JS = Path(dp.__file__).parent / "static" / "denoiser_panel.js"
 
 
 def test_normal_is_standard_and_deterministic():
@@ -41,7 +40,7 @@ def test_javascript_draws_the_same_numbers_and_psnr(tmp_path):
     clean = rng.integers(0, 256, (3, 20, 30), dtype=np.uint8)
     values = rng.normal(0.5, 0.4, clean.shape).astype(np.float32)
     script = f"""
-const p = require({json.dumps(str(JS))});
+const p = {scripts.node_loader("denoiser_panel")};
 const clean = Uint8Array.from({json.dumps(clean.ravel().tolist())});
 const values = Float32Array.from({json.dumps(values.ravel().tolist())});
 const z = p.normal(5, clean.length);

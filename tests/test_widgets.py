@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 from wconv.experiments import images  # noqa: E402
-from wconv.views import widgets  # noqa: E402
+from wconv.views import scripts, widgets  # noqa: E402
 from wconv.views.widgets import DensityExplorer  # noqa: E402
 
 
@@ -86,7 +86,7 @@ def test_browser_arithmetic_matches_python():
     image = images.photo(64)
     cases = [[0.25, 0.15, 0.55], [0.5], [0.05, 1.5], [1.37, 0.8, 0.05]]
     js = f"""
-const api = require({json.dumps(str(widgets._JS_PATH))});
+const api = {scripts.node_loader("density_explorer")};
 const cases = {json.dumps(cases)};
 const pixels = api.decode({json.dumps(DensityExplorer(image=image).config()['image'])});
 const out = cases.map(den => ({{

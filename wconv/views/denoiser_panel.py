@@ -45,6 +45,7 @@ import numpy as np
 
 from .. import settings
 from ..experiments import results as _results
+from . import scripts
 
 __all__ = ["SIGMA_MIN", "SIGMA_MAX", "CROP", "IMAGES", "STATIC_DIR", "FOLDER", "ORT_FOLDER",
            "crop", "crops", "noise_seed", "normal", "noisy", "psnr", "reference", "stage",
@@ -62,7 +63,6 @@ STATIC_DIR = settings.BOOK_STATIC_DIR
 FOLDER = "wconv-denoiser"
 #: ONNX Runtime Web's folder under the static folder (``tools/build_book.py`` ``ORT_FOLDER``).
 ORT_FOLDER = "onnxruntime-web"
-_JS_PATH = Path(__file__).resolve().parent / "static" / "denoiser_panel.js"
 
 
 # ----------------------------------------------------------------------------- test crops
@@ -284,7 +284,7 @@ def panel_html(pairs: dict, images: dict | None = None, *, sigma: int = 25, size
                    "debounce_ms": int(debounce_ms), "image": 0, "pair": 0})
     first = config["images"][0]
     w, h = first["width"], first["height"]
-    script = _JS_PATH.read_text(encoding="utf-8")
+    script = scripts.mount_html("denoiser_panel", "wconvDenoiserPanel", config)
     esc = html.escape
     pair0 = config["pairs"][0]
     canvas = f'width="{w}" height="{h}" style="width:{w}px;height:{h}px;image-rendering:pixelated"'
@@ -315,15 +315,7 @@ def panel_html(pairs: dict, images: dict | None = None, *, sigma: int = 25, size
     <span class="wconv-dn-psnr-weighted">…</span></figcaption></figure>
 </div>
 <div class="wconv-dn-status">This panel runs the models in the browser (JavaScript and WebAssembly).</div>
-<script type="text/javascript">
 {script}
-(function () {{
-  var config = {json.dumps(config)};
-  function start() {{ window.wconvDenoiserPanel.mount(config); }}
-  if (document.readyState === 'loading') {{ document.addEventListener('DOMContentLoaded', start); }}
-  else {{ start(); }}
-}})();
-</script>
 </div>"""
 
 

@@ -27,19 +27,17 @@ Example::
 from __future__ import annotations
 
 import base64
-import json
 import numbers
 import uuid
-from pathlib import Path
 
 import numpy as np
 
 from ..density import KERNEL_SIZES
 from ..experiments.images import photo
+from . import scripts
 
 __all__ = ["DensityExplorer", "filter_image", "readout_text"]
 
-_JS_PATH = Path(__file__).resolve().parent / "static" / "density_explorer.js"
 DEN_MIN, DEN_MAX, DEN_STEP = 0.05, 1.5, 0.01
 
 
@@ -216,7 +214,7 @@ class DensityExplorer:
         """The browser view: canvases, captions and the script that drives them."""
         config = self.config()
         h, w = self.image.shape
-        script = _JS_PATH.read_text(encoding="utf-8")
+        script = scripts.mount_html("density_explorer", "wconvDensityExplorer", config)
         return f"""
 <div id="{config['id']}" class="wconv-de-view" style="font-family:sans-serif;font-size:13px">
 <style>
@@ -237,15 +235,7 @@ class DensityExplorer:
     <figcaption>detail removed: 128 + {self.detail_gain:g}·(photo − filtered)</figcaption></figure>
 </div>
 <div class="wconv-de-timing" style="font-size:11px;color:#777"></div>
-<script type="text/javascript">
 {script}
-(function () {{
-  var config = {json.dumps(config)};
-  function start() {{ window.wconvDensityExplorer.mount(config); }}
-  if (document.readyState === 'loading') {{ document.addEventListener('DOMContentLoaded', start); }}
-  else {{ start(); }}
-}})();
-</script>
 </div>"""
 
     def _ipython_display_(self) -> None:

@@ -22,14 +22,7 @@
  *
  * The arithmetic (normal, noisy, psnr) is exported for Node too.
  */
-(function (root, factory) {
-  'use strict';
-  var api = factory();
-  if (typeof module === 'object' && module.exports) { module.exports = api; }
-  if (typeof window !== 'undefined') {
-    window.wconvDenoiserPanel = window.wconvDenoiserPanel || api;
-  }
-}(this, function () {
+(function () {
   'use strict';
 
   var TWO_PI = 2 * Math.PI, TWO_32 = 4294967296;
@@ -320,4 +313,4 @@
   }
 
   return { normal: normal, noisy: noisy, psnr: psnr, toRGBA: toRGBA, mount: mount };
-}));
+})

@@ -11,15 +11,7 @@
  * replication, readout text) is exported for Node too, so the Python tests can
  * check it against wconv.widgets.
  */
-(function (root, factory) {
-  'use strict';
-  var api = factory();
-  if (typeof module === 'object' && module.exports) { module.exports = api; }
-  if (typeof window !== 'undefined') {
-    // Keep the first copy: several panels on one page share it.
-    window.wconvDensityExplorer = window.wconvDensityExplorer || api;
-  }
-}(this, function () {
+(function () {
   'use strict';
 
   /** Profile [...den, 1, ...reversed(den)] (den outermost first). */
@@ -265,4 +257,4 @@
     profile: profile, kernel1d: kernel1d, filter: filter, readoutText: readoutText,
     decode: decode, mount: mount
   };
-}));
+})
