@@ -35,7 +35,8 @@ import torch
 from .. import settings
 
 __all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "cached",
-           "run_grid", "environment", "atomic_write_text", "image_to_text", "image_from_text"]
+           "run_grid", "environment", "atomic_write_text", "append_line", "image_to_text",
+           "image_from_text"]
 
 #: The repository's committed results folder.
 RESULTS_DIR = settings.RESULTS_DIR
@@ -81,6 +82,35 @@ def atomic_write_text(path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def append_line(path, line: str) -> None:
+    """Append ``line`` and a newline to ``path`` (created if missing), durably.
+
+    For append-only logs (:mod:`wconv.experiments.search.log`), where a record is one line
+    and a file cannot be rewritten through a rename: the line is flushed and ``fsync``-ed
+    before this returns, and a new file's directory entry too, so a crash loses at most
+    the line being written (a partial last line, which the reader drops).
+    """
+    if "\n" in line:
+        raise ValueError("line must not contain a newline; a log record is one line")
+    path = Path(path)
+    new = not path.exists()
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    if new:
+        try:
+            fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:  # directories cannot be fsync-ed everywhere (e.g. Windows)
+            pass
+        finally:
+            os.close(fd)
 
 
 def environment() -> dict:
