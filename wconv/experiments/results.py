@@ -34,8 +34,9 @@ import torch
 
 from .. import settings
 
-__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "result_path", "save", "load", "cached",
-           "run_grid", "environment", "atomic_write", "image_to_text", "image_from_text"]
+__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "slug", "result_path", "save", "load", "cached",
+           "run_grid", "environment", "atomic_write", "append_line", "image_to_text",
+           "image_from_text"]
 
 #: The repository's committed results folder.
 RESULTS_DIR = settings.RESULTS_DIR
@@ -58,7 +59,9 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(canonical(config).encode()).hexdigest()[:16]
 
 
-def _slug(text) -> str:
+def slug(text) -> str:
+    """``text`` as a file-name part: runs of characters other than ``A-Za-z0-9._-`` become
+    ``_`` (``'run'`` if nothing is left)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "run"
 
 
@@ -67,8 +70,8 @@ def result_path(config: dict, root=None) -> Path:
     if "task" not in config:
         raise ValueError(f"config must have a 'task' entry, got keys {sorted(config)}")
     root = Path(root) if root is not None else RESULTS_DIR
-    name = _slug(config.get("name", "run"))
-    return root / _slug(config["task"]) / f"{name}-{config_key(config)}.json"
+    name = slug(config.get("name", "run"))
+    return root / slug(config["task"]) / f"{name}-{config_key(config)}.json"
 
 
 def atomic_write(path, data: str | bytes) -> None:
@@ -83,6 +86,35 @@ def atomic_write(path, data: str | bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def append_line(path, line: str) -> None:
+    """Append ``line`` and a newline to ``path`` (created if missing), durably.
+
+    For append-only logs (:mod:`wconv.experiments.search.log`), where a record is one line
+    and a file cannot be rewritten through a rename: the line is flushed and ``fsync``-ed
+    before this returns, and a new file's directory entry too, so a crash loses at most
+    the line being written (a partial last line, which the reader drops).
+    """
+    if "\n" in line:
+        raise ValueError("line must not contain a newline; a log record is one line")
+    path = Path(path)
+    new = not path.exists()
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    if new:
+        try:
+            fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:  # directories cannot be fsync-ed everywhere (e.g. Windows)
+            pass
+        finally:
+            os.close(fd)
 
 
 def environment() -> dict:

@@ -220,7 +220,7 @@ def stage(pairs: dict, images: dict, static_dir=None, folder: str = FOLDER) -> d
         if a.shape[0] != 3:
             raise ValueError(f"image {label!r}: the panel shows colour images (3, H, W), got {a.shape}")
         png = base64.b64decode(_results.image_to_text(_as_tensor(a)))
-        name = f"images/{_results._slug(label)}-{hashlib.sha256(png).hexdigest()[:12]}.png"
+        name = f"images/{_results.slug(label)}-{hashlib.sha256(png).hexdigest()[:12]}.png"
         _write_if_changed(out / name, png)
         config["images"].append({"label": str(label), "file": name, "seed": noise_seed(label),
                                  "height": int(a.shape[1]), "width": int(a.shape[2])})
@@ -231,7 +231,7 @@ def stage(pairs: dict, images: dict, static_dir=None, folder: str = FOLDER) -> d
         for role, spec in zip(("standard", "weighted"), pair):
             path, meta = _model_spec(spec, role, label)
             data = path.read_bytes()
-            name = f"models/{_results._slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:12]}.onnx"
+            name = f"models/{_results.slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:12]}.onnx"
             _write_if_changed(out / name, data)
             entry[role] = {"file": name, "caption": _caption(role, meta), "bytes": len(data),
                            "meta": json.loads(json.dumps(meta, default=str))}

@@ -42,12 +42,12 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence], note: str | None =
 
 def from_dicts(rows: Sequence[dict], digits: int = 3) -> str:
     """Rows of dicts with the same keys (the column titles) as :func:`markdown`; floats with
-    ``digits`` decimals."""
+    ``digits`` decimals, ``None`` as ``–``."""
     if not rows:
         raise ValueError("rows is empty: nothing to tabulate")
     header = list(rows[0])
-    cells = [[f"{r[k]:.{digits}f}" if isinstance(r[k], float) else r[k] for k in header]
-             for r in rows]
+    cells = [["–" if r[k] is None else f"{r[k]:.{digits}f}" if isinstance(r[k], float) else r[k]
+              for k in header] for r in rows]
     return markdown(header, cells)
 
 

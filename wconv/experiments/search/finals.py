@@ -1,0 +1,119 @@
+r"""Final runs: the densities a search found, trained for longer and scored on the test split.
+
+:func:`final_runs` trains every density with every seed (stored in the results store, task
+``search-final``); :func:`final_table` gives mean ± std per density and
+:func:`compare_final` the paired difference of two densities, seed by seed
+(:func:`wconv.experiments.stats.paired_difference`): every density of one seed starts from
+the same weights ``W₀`` and sees the same data, so the runs pair up by seed.
+
+Example::
+
+    >>> runs = final_runs(denoising_objective(5), {"uniform": None, "found": (0.42, 0.53)})  # doctest: +SKIP
+    >>> compare_final(runs, "found", "uniform", "test_CBSD68_psnr")["ci_low"]               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from .. import results as _results
+from .. import stats
+from .objectives import TrainingObjective
+
+__all__ = ["final_runs", "final_table", "compare_final"]
+
+
+def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
+               epochs: int | None = None, results_dir=None, progress: bool = False) -> dict:
+    r"""Train each density with each seed for longer, and score it on the test split.
+
+    The trainings use the objective's data and model, ``epochs`` epochs
+    (default three times the search's), and ``seed`` for ``W₀`` and the batch
+    order, so the densities of one seed start from the same weights and see
+    the same data. Each run is stored in the results store
+    (:mod:`wconv.experiments.results`, task ``search-final``) and loaded from it when
+    present, so a page that shows them does not train again.
+
+    Args:
+        objective: a :class:`~wconv.experiments.search.objectives.TrainingObjective` (its
+            seed is replaced by each of ``seeds``).
+        densities: ``{label: den or None}`` (None: standard convolution).
+        seeds: the seeds.
+        epochs: training epochs.
+        results_dir: the results store (default the repository's ``results/``).
+
+    Returns:
+        ``{label: [record per seed]}``; a record holds ``config`` (its ``objective`` names
+        the seed), ``final`` (validation and ``test_*`` numbers), ``epochs`` and ``seconds``.
+    """
+    if not isinstance(objective, TrainingObjective):
+        raise TypeError(f"objective must be a TrainingObjective, got {type(objective).__name__}")
+    epochs = epochs or 3 * objective.setup["epochs"]
+    out = {}
+    for label, den in densities.items():
+        den = None if den is None else [float(v) for v in den]
+        out[label] = []
+        for seed in seeds:
+            run = objective.with_seed(seed)
+            config = {"task": "search-final", "name": f"{run.name}-k{run.kernel_size}-{label}-s{seed}",
+                      "objective": run.config, "den": den, "epochs": epochs}
+            record = _results.load(config, results_dir)
+            if record is None:
+                r = run.train(den, epochs=epochs, test=True, progress=progress)
+                record = {"final": r["final"], "epochs": r["epochs"], "seconds": r["seconds"],
+                          "score": r["score"]}
+                _results.save(config, record, results_dir)
+                record = dict(record, config=config)
+            out[label].append(record)
+    return out
+
+
+def final_table(runs: dict) -> list[dict]:
+    """Mean ± std over seeds of every test metric of :func:`final_runs`, one row per density.
+
+    Returns:
+        Rows ``{'density', 'den', 'runs', 'test_...': 'mean ± std', ...}`` (two decimals;
+        ``± 0.00`` for a single run).
+    """
+    rows = []
+    for label, records in runs.items():
+        keys = sorted(k for k in records[0]["final"] if k.startswith("test_"))
+        den = records[0]["config"]["den"]
+        row = {"density": label, "den": None if den is None else [round(v, 4) for v in den],
+               "runs": len(records)}
+        for k in keys:
+            mean, std = stats.mean_std([r["final"][k] for r in records])
+            row[k] = f"{mean:.2f} ± {std if len(records) > 1 else 0.0:.2f}"
+        rows.append(row)
+    return rows
+
+
+def _by_seed(runs: dict, arm: str, metric: str) -> dict:
+    if arm not in runs:
+        raise ValueError(f"arm {arm!r} is not in runs; arms: {list(runs)}")
+    return {r["config"]["objective"]["seed"]: r["final"][metric] for r in runs[arm]}
+
+
+def compare_final(runs: dict, a: str, b: str, metric: str) -> dict:
+    """Paired difference ``a - b`` of ``metric`` between two arms of :func:`final_runs`.
+
+    The runs pair up by seed (:func:`final_runs` trains every arm of one seed from the same
+    ``W₀`` on the same data), and the difference is taken seed by seed with
+    :func:`wconv.experiments.stats.paired_difference` (paired t-test, 95 % interval).
+
+    Returns:
+        ``{'a', 'b', 'metric', 'seeds', 'mean_a', 'mean_b', 'difference', 'n', 'std',
+        'ci_low', 'ci_high', 'p'}``: ``difference`` is the mean of the differences and
+        ``std`` their standard deviation; with one seed, ``std``, the interval and ``p`` are
+        NaN (no test).
+
+    Raises:
+        ValueError: an arm is missing, or the two arms were not run with the same seeds.
+    """
+    xa, xb = _by_seed(runs, a, metric), _by_seed(runs, b, metric)
+    if sorted(xa) != sorted(xb):
+        raise ValueError(f"arms {a!r} and {b!r} were run with different seeds ({sorted(xa)} and "
+                         f"{sorted(xb)}); a paired comparison needs the same seeds")
+    seeds = sorted(xa)
+    d = stats.paired_difference([xa[s] for s in seeds], [xb[s] for s in seeds])
+    return {"a": a, "b": b, "metric": metric, "seeds": seeds,
+            "mean_a": stats.mean_std(list(xa.values()))[0],
+            "mean_b": stats.mean_std(list(xb.values()))[0], "difference": d["mean"], "n": d["n"],
+            "std": d["std"], "ci_low": d["ci_low"], "ci_high": d["ci_high"], "p": d["p"]}
