@@ -1,15 +1,16 @@
-"""Denoising experiments: configurations, one smoke run on real images, stored results, tables."""
+"""Denoising experiments: configurations, runs on real images, tuning, plans, status."""
 from __future__ import annotations
-
 
 import math
 
 import pytest
-from conftest import require_data
 import torch
+from conftest import require_data
 
 from wconv.experiments import denoise as D
+from wconv.experiments import denoise_study as S
 from wconv.experiments import results
+from wconv.experiments.denoise_measures import collapsed
 
 
 def test_configs_and_commands():
@@ -37,7 +38,7 @@ def test_configs_and_commands():
         cfg = D.make_config("dncnn", "paper", 7, budget=budget)
         assert not {"zero_last", "warmup", "grad_clip", "batch_norm", "lr_tuning"} & set(cfg)
     ref = results.load(D.reference_config())            # the stored 17 x 64 run still loads
-    assert ref is not None and ref["config"]["budget"] == "full" and not D.collapsed(ref)
+    assert ref is not None and ref["config"]["budget"] == "full" and not collapsed(ref)
     book = D.make_config("dncnn", "paper", 7, budget="book")
     assert book["zero_last"] and book["warmup"] > 0 and book["grad_clip"] > 0
     assert not {"lr_grid", "tune_epochs", "regime_epochs"} & set(book)
@@ -81,66 +82,15 @@ def test_smoke_run_is_stored_and_summarised(tmp_path):
     assert not list((tmp_path / "ck").glob("*.pt"))          # checkpoint removed when done
     stored = D.run(configs[1], results_dir=tmp_path)
     assert stored["test"] == r["test"] and stored["complete"] is True
-    imgs = D.panel_images(stored)
+    imgs = S.panel_images(stored)
     assert imgs["output"].shape == imgs["clean"].shape == imgs["noisy"].shape
-    rows = D.summary(recs)
+    rows = S.summarize(recs)
     paper = [x for x in rows if x["density"] == "paper" and x["test_set"] == "CBSD68" and x["sigma"] == 25]
     assert len(paper) == 1 and paper[0]["runs"] == 2 and paper[0]["pairs"] == 2
-    start = D.initial_psnr(configs[0])
+    start = S.initial_psnr(configs[0])
     assert set(start) == {"untrained", "noisy"} and all(0 < v < 60 for v in start.values())
-    both = D.initial_psnr(configs[:2])
+    both = S.initial_psnr(configs[:2])
     assert both[0] == start and both[1]["noisy"] == start["noisy"]
-    table = D.format_table(rows, "CBSD68", 25)
-    assert table.count("\n") == 3 and "± " in table
-    wide = D.format_wide(rows, "Kodak24")
-    assert wide.count("\n") == 3 and "σ=50 SSIM" in wide
-    one = D.format_run(r).splitlines()
-    assert len(one) == 2 + 2 * 3                              # header + 2 test sets x 3 sigmas
-    assert one[3].startswith("| CBSD68 (2 images) | 25 | ")
-    assert f"{r['test']['CBSD68']['25']['mean_psnr']:.2f}" in one[3]
-
-
-# ------------------------------------------------------------------ measured properties
-
-def _record(gain25, curve=(20.0, 25.0, 27.0, 27.5, 27.55), budget="smoke", **config):
-    """A stored-record-shaped dict: CBSD68 first, with the given gain at σ = 25."""
-    cfg = {"patches_per_epoch": 100, "batch_size": 10, "budget": budget, "test_sigmas": [15, 25, 50],
-           **config}
-    per_sigma = lambda g: {"mean_psnr": 20.0 + g, "noisy_mean_psnr": 20.0}
-    return {"config": cfg, "epochs": [{"epoch": i, "val_psnr": v} for i, v in enumerate(curve, 1)],
-            "test": {"CBSD68": {"15": per_sigma(5.0), "25": per_sigma(gain25), "50": per_sigma(2.0)},
-                     "Kodak24": {"15": per_sigma(9.0), "25": per_sigma(9.0), "50": per_sigma(9.0)}}}
-
-
-def test_collapse_is_computed_from_a_record_and_flags_the_old_collapsed_baselines():
-    assert D.collapsed(_record(0.99)) and not D.collapsed(_record(1.01))
-    assert D.collapsed(_record(-0.3))                    # worse than the input: collapsed too
-    assert D.gains(_record(0.5))["Kodak24"]["25"] == 9.0  # the first test set decides
-    assert not D.collapsed(_record(0.5), threshold=0.4)
-    # The stored quick runs (the earlier book grid): every standard DnCNN collapsed, no weighted one.
-    recs = [results.load(c) for c in D.grid("chapter5", "quick")]
-    assert all(r is not None for r in recs)
-    flagged = {r["config"]["name"] for r in recs if D.collapsed(r)}
-    assert flagged == {f"dncnn-k{k}-uniform-s{s}-quick" for k in (3, 7) for s in range(3)}
-    rows = D.summary(recs)
-    row = next(r for r in rows if (r["arch"], r["kernel_size"], r["density"], r["test_set"],
-                                   r["sigma"]) == ("dncnn", 7, "uniform", "CBSD68", 25))
-    assert row["collapsed"] == 3 and row["gain_mean"] < 1.0
-    assert "**3 of 3**" in D.format_table(rows, "CBSD68", 25)
-    ps = D.papers_setting(recs)
-    assert ps["standard_collapsed"] == 3 and ps["delta"] > 4 and "collapsed" in ps["label"]
-
-
-def test_plateau_from_the_curve():
-    flat = D.plateau(_record(5))                           # 27.5 -> 27.55 over the last 20 %
-    assert flat["reached"] and flat["from_step"] == 40 and flat["to_step"] == 50
-    assert round(flat["gain_db"], 6) == 0.05
-    rising = D.plateau(_record(5, curve=(20, 22, 24, 26, 28)))
-    assert not rising["reached"] and rising["gain_db"] == 2
-    assert not D.plateau(_record(5, curve=(27.0,)))["reached"]     # one point shows nothing
-    assert not D.plateau(_record(5, curve=(27.0, 27.0, float("nan"))))["reached"]
-    assert D.plateau(_record(5, curve=(20, 27.0, 27.0, 26.0)), fraction=0.5)["reached"]  # falling
-    assert not D.plateau(_record(5), tol_db=0.05)["reached"]      # the gain must be below tol
 
 
 def test_lr_choice_ties_go_to_the_smaller_rate_and_missing_tuning_names_the_command(tmp_path):
@@ -264,13 +214,6 @@ def test_plan_order_tuning_first_then_seed_by_seed():
         D.plan("chapter5", "book")
 
 
-def test_crossings_on_a_log_axis():
-    assert D.crossings([100, 1000, 10000], [25, 27, 28], [20, 26, 29]) == [3162.27766]
-    assert D.crossings([100, 1000], [25, 27], [20, 26]) == []
-    assert D.crossings([100, 1000, 10000], [25, 26, 27], [24, 26, 28]) == [1000.0]
-    assert D.crossings([100, 1000], [20, 30], [30, 20]) == [316.22777]
-
-
 def test_smoke_plan_on_real_data_tunes_trains_resumes_and_analyses(tmp_path, monkeypatch):
     """A smoke-size run of the machinery: tuning, a final run with the tuned lr (the
     per-position-lr control: hooks, warm-up, clipping), an interrupted run resumed from its
@@ -278,6 +221,7 @@ def test_smoke_plan_on_real_data_tunes_trains_resumes_and_analyses(tmp_path, mon
     import functools
 
     from wconv.__main__ import main as cli
+    from wconv.views import denoising as V
 
     require_data("denoise/CBSD68", "denoise/Kodak24", "denoise/BSDS500/train", "denoise/BSDS500/test")
     res, ck = tmp_path / "res", tmp_path / "ck"
@@ -288,7 +232,7 @@ def test_smoke_plan_on_real_data_tunes_trains_resumes_and_analyses(tmp_path, mon
     whole = D.run(final, results_dir=tmp_path / "whole", checkpoint_dir=ck, progress=False)
     assert whole["config"]["lr_tuning"]["runs"][0].endswith("-lr0.001")
     assert set(whole) >= {"collapsed", "plateau", "gain_db"} and whole["resumed_from_epoch"] == 0
-    assert whole["collapsed"] == D.collapsed(whole) and 0 <= whole["epochs"][-1]["clipped"] <= 1
+    assert whole["collapsed"] == collapsed(whole) and 0 <= whole["epochs"][-1]["clipped"] <= 1
 
     class Interrupt(Exception):
         pass
@@ -308,83 +252,14 @@ def test_smoke_plan_on_real_data_tunes_trains_resumes_and_analyses(tmp_path, mon
     regime = D.PlanItem("regime", arm, 0, 1).config("smoke", results_dir=res)
     short = D.run(regime, results_dir=res, checkpoint_dir=ck, progress=False)
     recs = [resumed, short]
-    pts = D.regime_points(recs, arm)
+    pts = S.regime_points(recs, arm)
     assert [p["steps"] for p in pts] == [2, 4] and all(p["n"] == 1 for p in pts)
-    table = D.plateau_table(recs)
+    table = S.plateau_rows(recs)
     assert len(table) == 1 and table[0]["n"] == 1 and table[0]["lr"] == final["lr"]
-    assert "position-lr" in D.format_plateau_table(table)
-    assert set(D.findings(recs)) >= {"collapse", "plateau"}
+    assert "position-lr" in V.plateau_table(table)
+    assert set(V.findings(recs)) >= {"collapse", "plateau"}
     cli(["denoise", "--grid", "controls", "--budget", "smoke", "--seeds", "0",
          "--results-dir", str(res), "--status"])
-
-
-def _tuned(arm, seed, budget, epochs=None, lr=1e-3):
-    t = {"grid": [1e-3, 3e-3], "scores": [28.0, 27.0], "choice": lr, "rule": "test", "tie_db": 0.05,
-         "seed": D.TUNE_SEED, "epochs": 1, "runs": []}
-    return arm.config(seed, budget, epochs=epochs, lr=lr, lr_tuning=t)
-
-
-def _fake(config, psnr25, noisy=20.5, curve=None):
-    per = {str(s): {"mean_psnr": psnr25 - (s - 25) / 5, "noisy_mean_psnr": noisy - (s - 25) / 5,
-                    "mean_ssim": 0.8} for s in config["test_sigmas"]}
-    curve = curve or [psnr25] * config["epochs"]
-    return {"config": config, "test": {"CBSD68": per, "Kodak24": per},
-            "epochs": [{"epoch": i, "val_psnr": v} for i, v in enumerate(curve, 1)]}
-
-
-def test_analysis_paired_intervals_regime_crossing_and_findings():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy import stats
-
-    std, wtd = D.Arm("dncnn", 7, "uniform"), D.Arm("dncnn", 7, "paper")
-    head = D.Arm("dncnn", 7, "head-start")
-    recs = []
-    # regime: the weighted arm leads at 1 epoch, the standard one at 2 (the budget's length)
-    for seed, (s1, w1, s2, w2, h2) in enumerate([(21.0, 25.0, 29.1, 28.9, 28.95),
-                                                 (21.5, 25.2, 29.3, 28.9, 29.3),
-                                                 (21.2, 25.1, 29.0, 28.9, 28.9)]):
-        recs += [_fake(_tuned(std, seed, "smoke", epochs=1), s1),
-                 _fake(_tuned(wtd, seed, "smoke", epochs=1), w1),
-                 _fake(_tuned(std, seed, "smoke"), s2), _fake(_tuned(wtd, seed, "smoke"), w2),
-                 _fake(_tuned(head, seed, "smoke"), h2)]
-    recs.append(_fake(std.config(D.TUNE_SEED, "smoke", epochs=1, lr=3e-3), 20.6))   # a tuning run
-    assert sum(D.is_final(r) for r in recs) == 9 and sum(D.is_tuning(r) for r in recs) == 1
-    d = D.paired(recs, wtd, std)
-    x, y = [28.9] * 3, [29.1, 29.3, 29.0]
-    ci = stats.ttest_rel(x, y).confidence_interval()
-    assert d["n"] == 3 and d["mean"] == pytest.approx(-0.2333333)
-    assert (d["ci_low"], d["ci_high"]) == pytest.approx((ci.low, ci.high))
-    assert ci.low < 0 < ci.high and D.verdict(d).endswith("no measurable difference.")
-    d3 = D.paired(recs, wtd, std, test_set="Kodak24", sigma=15)
-    assert d3["mean"] == pytest.approx(d["mean"])
-    big = dict(d, ci_low=0.1, ci_high=0.5, mean=0.3)
-    assert "the first is better" in D.verdict(big)
-    same = D.paired(recs, head, wtd)
-    assert "no measurable difference" in D.verdict(same)
-    pts = D.regime_points(recs, std)
-    assert [p["steps"] for p in pts] == [2, 4] and [p["n"] for p in pts] == [3, 3]
-    cross = D.regime_crossings(recs, wtd, std)
-    assert len(cross) == 1 and 2 < cross[0] < 4
-    table = D.plateau_table(recs)
-    assert [r["label"] for r in table] == [std.label, wtd.label, head.label]
-    assert all(r["n"] == 3 and r["collapsed"] == 0 for r in table)
-    f = D.findings(recs)
-    assert f["collapse"].startswith("No final run collapsed (9 runs, 3 arms)")
-    assert "crosses" not in f["regime"] and "cross at" in f["regime"]
-    assert "meets the 29.0 dB goal" in f["best_standard"]
-    assert "no measurable difference" in f["control (b): head start W₀⊙Φ vs weighted 7×7"]
-    assert "dncnn 7×7 paper (0.001)" in f["lr_edge"]          # 1e-3 is the end of [1e-3, 3e-3]
-    # a collapsed reference is said so
-    recs.append(_fake(_tuned(D.Arm("dncnn", 3, "uniform"), 0, "smoke"), 20.9))
-    assert "dncnn 3×3 standard (1 of 1)" in D.findings(recs)["collapse"]
-    fig, ax = plt.subplots()
-    D.plot_regime(recs, ax=ax)
-    assert ax.get_xscale() == "log" and "steps" in ax.get_xlabel() and "dB" in ax.get_ylabel()
-    assert len(ax.lines) >= 3
-    D.plot_curves(recs, "dncnn", ax=ax, x="steps")
-    plt.close("all")
 
 
 def test_a_diverged_run_is_stored_with_nulls_and_counts_as_collapsed(tmp_path, monkeypatch):
@@ -404,5 +279,5 @@ def test_a_diverged_run_is_stored_with_nulls_and_counts_as_collapsed(tmp_path, m
     assert D.tuning_score(rec) is None and not rec["plateau"]["reached"]
     assert rec["gain_db"]["CBSD68"]["25"] is None
     assert D.choose_lr([1e-3, 3e-3], [25.0, D.tuning_score(rec)]) == 1e-3
-    row = next(r for r in D.summary([rec]) if r["sigma"] == 25)
+    row = next(r for r in S.summarize([rec]) if r["sigma"] == 25)
     assert row["collapsed"] == 1 and math.isnan(row["psnr_mean"])

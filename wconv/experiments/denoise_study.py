@@ -1,0 +1,419 @@
+r"""The denoising study read back from its stored records: the numbers of chapter 5.
+
+Every function here takes records of :func:`wconv.experiments.denoise.run` (or configurations)
+and returns numbers; :mod:`wconv.views.denoising` turns them into tables, figures and
+sentences.
+
+* :func:`summarize`: mean ± std over seeds per arm, test set and σ, with the weighted arms'
+  paired difference from the standard one (the ``chapter5`` grid's tables);
+* :func:`plateau_rows`, :func:`lr_at_grid_edge`, :func:`paired`, :func:`comparisons`: the
+  study's final runs per arm, and its :data:`PAIRS` compared seed by seed
+  (:func:`wconv.experiments.stats.paired_difference`);
+* :func:`regime_points`, :func:`crossings`, :func:`regime_crossings`: the regime map;
+* :func:`papers_setting`: the papers' setting reproduced (the ``quick`` runs);
+* :func:`initial_psnr`, :func:`untrained`: where training starts (the head start);
+* :func:`beside_published`: our numbers for the comparison with the published ones;
+* :func:`panel_images`: the pixels of a record's image panel.
+
+Only final runs (:func:`is_final`) enter the study's comparisons; tuning runs
+(:func:`is_tuning`) never do.
+
+Example::
+
+    >>> from wconv.experiments import denoise, denoise_study, results
+    >>> records = [results.load(c) for c in denoise.grid("chapter5", "quick")]
+    >>> row = denoise_study.summarize(records)[0]
+    >>> row["arch"], row["kernel_size"], row["density"], row["runs"], row["collapsed"]
+    ('dncnn', 3, 'uniform', 3, 3)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..metrics import psnr
+from . import images as dd
+from . import results as _results
+from .denoise import (
+    ARM_DENSITIES,
+    CONTROL_ARMS,
+    DNCNN_ARMS,
+    NAFNET_ARMS,
+    TUNE_SEED,
+    Arm,
+    arm_of,
+    build,
+    load_data,
+    results_dir_for,
+    test_image,
+)
+from .denoise_budgets import BUDGETS, total_steps
+from .denoise_measures import as_float, collapsed, plateau
+from .denoisers import denoise
+from .stats import mean_std, paired_difference
+
+__all__ = ["PAIRS", "REGIME_PAIRS", "GOAL_DB", "is_tuning", "is_final", "summarize",
+           "plateau_rows", "lr_at_grid_edge", "paired", "comparisons", "regime_points", "crossings", "regime_crossings",
+           "papers_setting", "initial_psnr", "untrained", "beside_published", "panel_images"]
+
+_D = "dncnn"
+
+#: ``(arm, reference, question)``: the paired comparisons of :func:`comparisons`
+#: (difference = arm minus reference, seed by seed).
+PAIRS = (
+    (Arm(_D, 7, "paper"), Arm(_D, 7, "uniform"), "weighted vs standard, 7×7, BN"),
+    (Arm(_D, 7, "paper", False), Arm(_D, 7, "uniform", False), "weighted vs standard, 7×7, no BN"),
+    (Arm(_D, 3, "paper"), Arm(_D, 3, "uniform"), "weighted vs standard, 3×3, BN"),
+    (Arm(_D, 3, "uniform"), Arm(_D, 7, "paper"), "control (a): plain 3×3 vs weighted 7×7"),
+    (Arm(_D, 5, "uniform"), Arm(_D, 7, "paper"), "control (a): plain 5×5 vs weighted 7×7"),
+    (Arm(_D, 7, "head-start"), Arm(_D, 7, "paper"), "control (b): head start W₀⊙Φ vs weighted 7×7"),
+    (Arm(_D, 7, "position-lr"), Arm(_D, 7, "paper"),
+     "control (c): per-position lr·Φ vs weighted 7×7"),
+    (Arm(_D, 7, "learnable"), Arm(_D, 7, "paper"), "control (d): learnable density vs fixed, 7×7"),
+    (Arm("nafnet", 7, "paper"), Arm("nafnet", 7, "uniform"), "NAFNet weighted vs standard, 7×7"),
+    (Arm("nafnet", 3, "paper"), Arm("nafnet", 3, "uniform"), "NAFNet weighted vs standard, 3×3"),
+)
+
+#: The test PSNR (dB, CBSD68 at σ = 25) the study's best standard DnCNN aims at.
+GOAL_DB = 29.0
+#: ``(arm, reference)``: the pairs whose crossing on the regime map the study reports.
+REGIME_PAIRS = ((Arm(_D, 7, "paper"), Arm(_D, 7, "uniform")),
+                (Arm(_D, 7, "paper", False), Arm(_D, 7, "uniform", False)))
+
+
+def is_tuning(record: dict) -> bool:
+    """A learning-rate tuning run (seed :data:`TUNE_SEED`, explicit ``lr``, no ``lr_tuning``)."""
+    c = record["config"]
+    b = BUDGETS.get(c["budget"])
+    return (b is not None and b.lr_grid is not None and c["seed"] == TUNE_SEED
+            and "lr_tuning" not in c)
+
+
+def is_final(record: dict) -> bool:
+    """A final run: the budget's length, and the tuned learning rate where the budget tunes."""
+    c = record["config"]
+    b = BUDGETS.get(c["budget"])
+    if b is None or c["epochs"] != b.epochs:
+        return False
+    return "lr_tuning" in c if b.lr_grid is not None else c["lr"] == b.lr
+
+
+def _score(record: dict, test_set: str | None, sigma: int) -> float:
+    test_set = test_set or next(iter(record["test"]))
+    return as_float(record["test"][test_set][str(sigma)]["mean_psnr"])
+
+
+def _by_arm(records) -> dict:
+    out = {}
+    for r in records:
+        out.setdefault(arm_of(r["config"]), {})[r["config"]["seed"]] = r
+    return out
+
+
+def _variant(config) -> tuple:
+    return config["arch"], config["kernel_size"], config["density"], config.get("batch_norm", True)
+
+
+def summarize(records) -> list[dict]:
+    """Mean ± std over seeds of PSNR and SSIM per variant, test set and sigma.
+
+    A variant is architecture, kernel size, density and BatchNorm. Each weighted variant
+    is also compared with the standard (``uniform``) one of the same architecture, kernel
+    size and BatchNorm, seed by seed (same initial weights and data), by
+    :func:`wconv.experiments.stats.paired_difference`: ``pairs``, ``dpsnr_mean``/``dpsnr_std``
+    of the differences and the two-sided paired t-test's ``p`` (NaN with fewer than two pairs
+    or no spread). Tuning runs (:func:`is_tuning`) are left out. ``collapsed`` counts the
+    variant's runs that :func:`wconv.experiments.denoise_measures.collapsed` flags (measured at
+    σ = 25 on the first test set, so the same count on every row of the variant);
+    ``gain_mean`` is the mean gain over the noisy input.
+
+    Returns:
+        One dict per (variant, test set, sigma), sorted.
+    """
+    by, flags = {}, {}
+    for r in records:
+        if is_tuning(r):
+            continue
+        c = r["config"]
+        flags.setdefault(_variant(c), {})[c["seed"]] = collapsed(r)
+        for set_name, per_set in r["test"].items():
+            for sigma in c["test_sigmas"]:
+                s = per_set[str(sigma)]
+                by.setdefault((*_variant(c), set_name, sigma), {})[c["seed"]] = s
+    rows = []
+    for (arch, k, dens, bn, set_name, sigma), seeds in sorted(by.items(), key=lambda kv: (
+            kv[0][0], kv[0][4], kv[0][5], not kv[0][3], kv[0][1],
+            ARM_DENSITIES.index(kv[0][2]))):
+        p = np.array([as_float(seeds[s]["mean_psnr"]) for s in sorted(seeds)])
+        q = np.array([as_float(seeds[s]["mean_ssim"]) for s in sorted(seeds)])
+        noisy = np.array([seeds[s]["noisy_mean_psnr"] for s in sorted(seeds)])
+        psnr_mean, psnr_std = mean_std(p)
+        ssim_mean, ssim_std = mean_std(q)
+        row = {"arch": arch, "kernel_size": k, "density": dens, "batch_norm": bn,
+               "test_set": set_name, "sigma": sigma, "runs": len(p), "psnr_mean": psnr_mean,
+               "psnr_std": psnr_std, "ssim_mean": ssim_mean, "ssim_std": ssim_std,
+               "noisy_psnr": float(noisy.mean()), "gain_mean": float((p - noisy).mean()),
+               "collapsed": sum(flags[(arch, k, dens, bn)].values())}
+        ref = by.get((arch, k, "uniform", bn, set_name, sigma))
+        if dens != "uniform" and ref:
+            common = sorted(set(ref) & set(seeds))
+            d = paired_difference([as_float(seeds[s]["mean_psnr"]) for s in common],
+                                  [as_float(ref[s]["mean_psnr"]) for s in common])
+            row.update(pairs=d["n"], dpsnr_mean=d["mean"], dpsnr_std=d["std"], p=d["p"])
+        rows.append(row)
+    return rows
+
+
+def plateau_rows(records, test_set: str | None = None, sigma: int = 25) -> list[dict]:
+    """One row per arm of the final runs among ``records``: test PSNR mean ± std, ``n``,
+    the noisy input, the gain, how many runs collapsed and how many reached the plateau,
+    and the tuned learning rate (``test_set``: default the first of each record)."""
+    rows = []
+    for arm, seeds in _by_arm([r for r in records if is_final(r)]).items():
+        rs = [seeds[k] for k in sorted(seeds)]
+        p = np.array([_score(r, test_set, sigma) for r in rs])
+        first = test_set or next(iter(rs[0]["test"]))
+        noisy = float(np.mean([r["test"][first][str(sigma)]["noisy_mean_psnr"] for r in rs]))
+        lrs = sorted({r["config"]["lr"] for r in rs})
+        psnr_mean, psnr_std = mean_std(p)
+        rows.append({"arm": arm, "label": arm.label, "test_set": first, "sigma": sigma,
+                     "n": len(p), "psnr_mean": psnr_mean, "psnr_std": psnr_std,
+                     "noisy_psnr": noisy, "gain_mean": psnr_mean - noisy,
+                     "collapsed": sum(collapsed(r) for r in rs),
+                     "at_plateau": sum(plateau(r)["reached"] for r in rs),
+                     "lr": lrs[0] if len(lrs) == 1 else lrs, "steps": total_steps(rs[0]["config"])})
+    order = [*DNCNN_ARMS, *CONTROL_ARMS, *NAFNET_ARMS]
+    rows.sort(key=lambda r: order.index(r["arm"]) if r["arm"] in order else len(order))
+    return rows
+
+
+def lr_at_grid_edge(records) -> list[tuple[str, float]]:
+    """``(arm label, lr)`` of the tuned runs among ``records`` whose chosen learning rate is the
+    smallest or the largest of its grid (a better one may lie beyond it), sorted, each once."""
+    return sorted({(arm_of(r["config"]).label, r["config"]["lr"]) for r in records
+                   if "lr_tuning" in r["config"] and r["config"]["lr"] in
+                   (min(r["config"]["lr_tuning"]["grid"]), max(r["config"]["lr_tuning"]["grid"]))})
+
+
+def paired(records, arm: Arm, reference: Arm, test_set: str | None = None, sigma: int = 25,
+           final: bool = True) -> dict | None:
+    """``arm`` minus ``reference``, seed by seed (same seed: same W₀, patches and noise).
+
+    Returns:
+        :func:`wconv.experiments.stats.paired_difference` of the two arms' test PSNR
+        (``'n', 'mean', 'std', 'ci_low', 'ci_high', 'p', 'differences'``: the 95 % interval and
+        the p-value of the paired t-test; ``p`` NaN with fewer than two pairs or no spread),
+        with ``'arm'``, ``'reference'`` (labels), ``'seeds'`` and how many runs of each
+        collapsed (``'arm_collapsed'``, ``'reference_collapsed'``); ``None`` when no seed has
+        both.
+    """
+    pool = [r for r in records if is_final(r)] if final else list(records)
+    by = _by_arm(pool)
+    a, b = by.get(arm, {}), by.get(reference, {})
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    d = paired_difference([_score(a[s], test_set, sigma) for s in seeds],
+                          [_score(b[s], test_set, sigma) for s in seeds])
+    return {"arm": arm.label, "reference": reference.label, **d, "seeds": seeds,
+            "arm_collapsed": sum(collapsed(a[s]) for s in seeds),
+            "reference_collapsed": sum(collapsed(b[s]) for s in seeds)}
+
+
+def comparisons(records, test_set: str | None = None, sigma: int = 25, pairs=PAIRS) -> list[dict]:
+    """:func:`paired` for every ``(arm, reference, question)`` of ``pairs`` present in
+    ``records``, each with its ``question``."""
+    out = []
+    for arm, ref, question in pairs:
+        d = paired(records, arm, ref, test_set, sigma)
+        if d is not None:
+            out.append(dict(d, question=question))
+    return out
+
+
+def regime_points(records, arm: Arm, test_set: str | None = None, sigma: int = 25) -> list[dict]:
+    """Test PSNR of ``arm`` against training length: one point per length (its final runs and
+    its regime-map runs, each trained with its own full schedule), mean ± std over seeds."""
+    by = {}
+    for r in records:
+        c = r["config"]
+        if arm_of(c) != arm or c["seed"] == TUNE_SEED:
+            continue
+        b = BUDGETS.get(c["budget"])
+        tuned = "lr_tuning" in c if b is not None and b.lr_grid is not None else True
+        if tuned:
+            by.setdefault(total_steps(c), []).append(_score(r, test_set, sigma))
+    out = []
+    for steps in sorted(by):
+        v = np.array(by[steps])
+        out.append({"steps": steps, "psnr_mean": float(v.mean()), "n": len(v),
+                    "psnr_std": float(v.std(ddof=1)) if len(v) > 1 else float("nan")})
+    return out
+
+
+def crossings(steps, a, b) -> list[float]:
+    """Where curve ``a`` crosses curve ``b`` (same ``steps``), on a log-steps axis.
+
+    Between two consecutive lengths where ``a - b`` changes sign, the crossing is
+    interpolated linearly in ``log(steps)``; a length where they are equal is a crossing.
+
+    Example::
+
+        >>> crossings([100, 1000, 10000], [25.0, 27.0, 28.0], [20.0, 26.0, 29.0])
+        [3162.27766]
+    """
+    steps, d = list(steps), [x - y for x, y in zip(a, b)]
+    out = []
+    for i in range(len(d)):
+        if d[i] == 0:
+            out.append(float(steps[i]))
+        elif i + 1 < len(d) and d[i] * d[i + 1] < 0:
+            la, lb = math.log(steps[i]), math.log(steps[i + 1])
+            t = d[i] / (d[i] - d[i + 1])
+            out.append(round(math.exp(la + t * (lb - la)), 5))
+    return out
+
+
+def regime_crossings(records, arm: Arm, reference: Arm, test_set: str | None = None,
+                     sigma: int = 25) -> list[float]:
+    """Training lengths (steps) where the mean test PSNR of ``arm`` and ``reference`` cross
+    (:func:`crossings` over the lengths both have)."""
+    pa = {p["steps"]: p["psnr_mean"] for p in regime_points(records, arm, test_set, sigma)}
+    pb = {p["steps"]: p["psnr_mean"] for p in regime_points(records, reference, test_set, sigma)}
+    common = sorted(set(pa) & set(pb))
+    return crossings(common, [pa[s] for s in common], [pb[s] for s in common])
+
+
+def papers_setting(records, test_set: str | None = None, sigma: int = 25) -> dict | None:
+    """The papers' setting reproduced, as one labelled row: the ``quick`` budget's 7×7 DnCNN
+    (the earlier book runs), whose standard baseline collapsed, against its weighted one.
+
+    Returns:
+        ``{'label', 'standard', 'weighted', 'delta', 'standard_collapsed', 'n', 'noisy'}``
+        (PSNR means over the seeds both have), or ``None`` without such runs.
+    """
+    quick = [r for r in records if r["config"]["budget"] == "quick" and is_final(r)]
+    d = paired(quick, Arm(_D, 7, "paper"), Arm(_D, 7, "uniform"), test_set, sigma)
+    if d is None:
+        return None
+    by = _by_arm(quick)
+    std = [_score(by[Arm(_D, 7, "uniform")][s], test_set, sigma) for s in d["seeds"]]
+    first = test_set or next(iter(quick[0]["test"]))
+    noisy = float(np.mean([r["test"][first][str(sigma)]["noisy_mean_psnr"] for r in quick]))
+    c = quick[0]["config"]
+    return {"label": (f"the papers' setting: DnCNN {c['dncnn']['depth']} × {c['dncnn']['width']}, "
+                      f"{total_steps(c)} steps (quick budget), standard baseline collapsed"),
+            "standard": float(np.mean(std)), "weighted": float(np.mean(std) + d["mean"]),
+            "delta": d["mean"], "standard_collapsed": d["reference_collapsed"], "n": d["n"],
+            "noisy": noisy}
+
+
+def initial_psnr(configs, root=None, results_dir=None) -> list[dict]:
+    """Mean validation PSNR (σ = 25, dB) of the *untrained* model of each configuration.
+
+    Where training starts: a weighted model's effective kernel ``W ⊙ Φ`` is
+    smaller than ``W`` (``Φ <= 1``), which can put its untrained output closer
+    to its input than the standard model's. Models run in eval mode on the
+    validation crops of :func:`wconv.experiments.denoise.run`.
+
+    Measured once where the data is and kept in the results store (task
+    ``denoise-initial``, see :func:`wconv.experiments.results.cached`), so a page without the
+    data reads it back.
+
+    Args:
+        configs: one configuration or a list of them.
+        root: data root; results_dir: as in :func:`wconv.experiments.denoise.run`.
+
+    Returns:
+        One ``{'untrained': dB, 'noisy': dB}`` per configuration (a single dict
+        for a single configuration); ``noisy`` is the noisy input's own PSNR.
+    """
+    single = isinstance(configs, dict)
+    out, cache = [], {}
+    for config in ([configs] if single else configs):
+        def measure(config=config):
+            key = tuple(config[k] for k in ("source", "n_train", "n_val", "val_crop", "n_test"))
+            if key not in cache:
+                p, _, val, _, _ = load_data(config, root)
+                noisy = torch.cat([x for x, _ in val])
+                clean = torch.cat([y for _, y in val])
+                cache[key] = (p.channels, noisy, clean, float(psnr(noisy.clamp(0, 1), clean).mean()))
+            channels, noisy, clean, noisy_psnr = cache[key]
+            model = build(config, channels)
+            return {"untrained": float(psnr(denoise(model, noisy), clean).mean()), "noisy": noisy_psnr}
+
+        stored = _results.cached({"task": "denoise-initial", "name": config["name"], "run": config},
+                                 measure, results_dir_for(config, results_dir))
+        out.append({"untrained": stored["untrained"], "noisy": stored["noisy"]})
+    return out[0] if single else out
+
+
+def untrained(configs, root=None, results_dir=None) -> dict:
+    """:func:`initial_psnr` of every configuration, per variant: the head start before training.
+
+    Returns:
+        ``{'rows', 'noisy', 'head_start'}``: one row per (architecture, kernel size, density),
+        in first-seen order, with ``n`` (seeds), ``untrained_mean``, ``untrained_std`` (dB) and
+        the variant's ``den``; the noisy validation input's PSNR; and per architecture the
+        7×7 ``paper`` variant's mean minus the 7×7 ``uniform`` one's (where both are there).
+    """
+    scores = initial_psnr(list(configs), root, results_dir)
+    by, dens = {}, {}
+    for config, s in zip(configs, scores):
+        key = (config["arch"], config["kernel_size"], config["density"])
+        by.setdefault(key, []).append(s["untrained"])
+        dens[key] = config["den"]
+    rows = []
+    for (arch, k, d), v in by.items():
+        m, sd = mean_std(v)
+        rows.append({"arch": arch, "kernel_size": k, "density": d, "den": dens[(arch, k, d)],
+                     "n": len(v), "untrained_mean": m, "untrained_std": sd})
+    head = {}
+    for arch in dict.fromkeys(a for a, _, _ in by):
+        if (arch, 7, "paper") in by and (arch, 7, "uniform") in by:
+            head[arch] = float(np.mean(by[(arch, 7, "paper")]) - np.mean(by[(arch, 7, "uniform")]))
+    return {"rows": rows, "noisy": scores[-1]["noisy"], "head_start": head}
+
+
+def beside_published(rows, records, test_set: str | None = None, sigma: int = 25) -> dict:
+    """Our DnCNN numbers to set beside the published ones (chapter 5).
+
+    Args:
+        rows: :func:`summarize` of ``records`` (the ``chapter5`` grid).
+        records: the grid's records; the first one's configuration describes the training.
+        test_set: default the first test set of the records.
+
+    Returns:
+        ``{'test_set', 'sigma', 'model', 'den', 'steps', 'batch_size', 'patch', 'n_train',
+        'standard_7', 'weighted_7', 'standard_3'}``: ``model`` the DnCNN size, ``den`` the
+        weighted 7×7 density, and the three :func:`summarize` rows (7×7 standard and
+        ``paper``, 3×3 standard; BatchNorm on).
+    """
+    c = records[0]["config"]
+    first = test_set or next(iter(records[0]["test"]))
+
+    def row(k, density):
+        return next(r for r in rows if (r["arch"], r["kernel_size"], r["density"], r["batch_norm"],
+                                        r["test_set"], r["sigma"]) == (_D, k, density, True, first,
+                                                                        sigma))
+
+    den = next(r["config"]["den"] for r in records
+               if arm_of(r["config"]) == Arm(_D, 7, "paper"))
+    return {"test_set": first, "sigma": sigma, "model": c[_D], "den": den,
+            "steps": total_steps(c), "batch_size": c["batch_size"], "patch": c["patch"],
+            "n_train": c["n_train"], "standard_7": row(7, "uniform"),
+            "weighted_7": row(7, "paper"), "standard_3": row(3, "uniform")}
+
+
+def panel_images(record: dict, root=None) -> dict:
+    """Clean, noisy and denoised zoomed crops (``uint8`` ``(C, h, w)``) of a record's panel."""
+    c, pnl = record["config"], record["panel"]
+    image = test_image(c["source"], pnl["test_set"], pnl["image"], c["test_crop"], root,
+                       results_dir_for(c))
+    noisy = dd.noisy_images([image], [pnl["image"]], pnl["sigma"], seed=0)[0]
+    y, x, h, w = pnl["box"]
+    return {"full": image, "clean": image[:, y:y + h, x:x + w],
+            "noisy": (noisy[:, y:y + h, x:x + w].clamp(0, 1) * 255).round().to(torch.uint8),
+            "output": _results.image_from_text(pnl["png_base64"]), "box": pnl["box"]}
