@@ -130,7 +130,7 @@ def _lr(text: str):
 
 
 def _denoise(args) -> int:
-    from .experiments import denoise, results
+    from .experiments import denoise, denoise_measures, results
 
     seeds = tuple(args.seeds)
     if args.grid is not None and args.grid != "chapter5":
@@ -170,17 +170,17 @@ def _denoise(args) -> int:
         how = "stored" if stored else f"trained in {record['wall_time_s']:.1f} s"
         scores = ", ".join(f"{name} σ=25 {by_sigma['25']['mean_psnr']:.2f} dB"
                            for name, by_sigma in record["test"].items())
-        flag = " COLLAPSED" if denoise.collapsed(record) else ""
+        flag = " COLLAPSED" if denoise_measures.collapsed(record) else ""
         print(f"[{i + 1}/{len(configs)}] {config['name']}: {scores}{flag} ({how}) -> "
               f"{results.result_path(config, where)}", flush=True)
     return 0
 
 
 def add_denoise(subparsers) -> None:
-    from .experiments import denoise
+    from .experiments import denoise, denoise_budgets
 
     p = subparsers.add_parser("denoise", help="train (or load) denoising runs (DnCNN, NAFNet)")
-    _add_run_arguments(p, denoise.ARCHS, denoise.ARM_DENSITIES, denoise.BUDGETS, denoise.GRIDS,
+    _add_run_arguments(p, denoise.ARCHS, denoise.ARM_DENSITIES, denoise_budgets.BUDGETS, denoise.GRIDS,
                        arch="dncnn", density="paper", kernel_size=7)
     p.add_argument("--epochs", type=int, default=None,
                    help="train this many epochs instead of the budget's (not with --grid)")

@@ -64,14 +64,14 @@ from . import export as _export
 from . import images as dd
 from . import results as _results
 from . import train as _train
-from .denoise_budgets import BUDGETS, estimate_minutes, warmup_steps
+from .denoise_budgets import BUDGETS, estimate_minutes
 from .denoise_measures import as_float, collapsed, gains, plateau
 from .denoisers import build as build_model
 from .denoisers import denoise, evaluate
 
 __all__ = ["ARCHS", "DENSITIES", "CONTROLS", "ARM_DENSITIES", "CHECKPOINT_DIR",
            "SMOKE_RESULTS_DIR", "DATASETS", "PANEL", "results_dir_for", "reference_config",
-           "make_config", "command", "build", "load_data", "run", "test_image",
+           "make_config", "command", "build", "load_data", "clipped_psnr", "run", "test_image",
            "grid", "run_grid",
            # arms, tuning, plans
            "Arm", "arm_of", "TUNE_SEED", "TIE_DB", "TuningMissing", "choose_lr", "tuning_score",
@@ -300,7 +300,8 @@ def test_image(source: str, test_set: str, image: str, crop: int | None, root=No
     return _results.image_from_text(_results.cached(config, read, results_dir)["image"])
 
 
-def _psnr_metric(output, target):
+def clipped_psnr(output, target):
+    """The validation metric of every denoising run: PSNR of the output clipped to ``[0, 1]``."""
     return psnr(output.clamp(0, 1), target)
 
 
@@ -354,7 +355,7 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     from ..reparam import scale_updates
 
     out = _train.fit(model, loader, val, loss_fn=nn.functional.mse_loss,
-                     metrics={"psnr": _psnr_metric}, epochs=config["epochs"], optimizer="adam",
+                     metrics={"psnr": clipped_psnr}, epochs=config["epochs"], optimizer="adam",
                      lr=config["lr"], weight_decay=0.0, schedule="cosine", seed=config["seed"],
                      checkpoint=ckpt, checkpoint_key=key, device=device,
                      precision=config["precision"], progress=progress, desc=config["name"],

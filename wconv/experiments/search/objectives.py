@@ -218,7 +218,7 @@ class TrainingObjective:
             else:
                 from .. import denoise
 
-                protocol, train, val, tests, info = denoise._data(s, self.root)
+                protocol, train, val, tests, info = denoise.load_data(s, self.root)
                 self._data = {"protocol": protocol, "train": train, "val": val, "tests": tests,
                               "info": info}
         return self._data
@@ -338,7 +338,7 @@ class TrainingObjective:
                                        sigma=tuple(s["train_sigma"]), seed=self.seed)
         loader = images.PatchLoader(patches, s["batch_size"], device=self.device, drop_last=True)
         out = _train.fit(model, loader, d["val"], loss_fn=nn.functional.mse_loss,
-                         metrics={"psnr": denoise._psnr_metric}, epochs=epochs, optimizer="adam",
+                         metrics={"psnr": denoise.clipped_psnr}, epochs=epochs, optimizer="adam",
                          lr=s["lr"], weight_decay=0.0, schedule="cosine", seed=self.seed,
                          device=self.device, progress=progress)
         final = dict(out["final"])
