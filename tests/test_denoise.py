@@ -1,6 +1,7 @@
 """Denoising experiments: configurations, runs on real images, tuning, plans, status."""
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -9,7 +10,7 @@ from conftest import require_data
 
 from wconv.experiments import denoise as D
 from wconv.experiments import denoise_study as S
-from wconv.experiments import results
+from wconv.experiments import results, tuning
 from wconv.experiments.denoise_measures import collapsed
 
 
@@ -94,13 +95,10 @@ def test_smoke_run_is_stored_and_summarised(tmp_path):
 
 
 def test_lr_choice_ties_go_to_the_smaller_rate_and_missing_tuning_names_the_command(tmp_path):
-    assert D.choose_lr([3e-4, 1e-3, 3e-3], [27.0, 28.0, 28.04]) == 1e-3      # within TIE_DB
-    assert D.choose_lr([3e-4, 1e-3, 3e-3], [27.0, 28.0, 28.2]) == 3e-3
-    assert D.choose_lr([1e-3, 3e-4], [28.0, 28.0]) == 3e-4                  # exact tie
-    assert D.choose_lr([3e-4, 1e-3], [None, 20.5]) == 1e-3                   # diverged never wins
-    for bad in ([[], []], [[1e-3], [1.0, 2.0]], [[1e-3], [float("nan")]]):
-        with pytest.raises(ValueError):
-            D.choose_lr(*bad)
+    choose = functools.partial(tuning.choose_lr, tie=D.TIE_DB)           # the rule denoise uses
+    assert choose([3e-4, 1e-3, 3e-3], [27.0, 28.0, 28.04]) == 1e-3      # within TIE_DB
+    assert choose([3e-4, 1e-3, 3e-3], [27.0, 28.0, 28.2]) == 3e-3
+    assert choose([1e-3, 3e-4], [28.0, 28.0]) == 3e-4                  # exact tie
     arm = D.Arm("dncnn", 7, "uniform", batch_norm=False)
     with pytest.raises(D.TuningMissing) as error:
         D.final_config(arm, 0, "smoke", results_dir=tmp_path)
@@ -109,15 +107,15 @@ def test_lr_choice_ties_go_to_the_smaller_rate_and_missing_tuning_names_the_comm
     for lr in (1e-3, 3e-3):
         assert (f"python -m wconv denoise --arch dncnn --density uniform --kernel-size 7 --seed 100 "
                 f"--budget smoke --epochs 1 --no-batch-norm --lr {lr:g}") in message
-    tuning = D.tuning_configs(arm, "smoke")
+    tuning_runs = D.tuning_configs(arm, "smoke")
     scores = [(27.01, 27.0), (26.0, 27.5)]
-    for (first, last), cfg in zip(scores, tuning):
+    for (first, last), cfg in zip(scores, tuning_runs):
         results.save(cfg, {"epochs": [{"epoch": 1, "val_psnr": first}, {"epoch": 2, "val_psnr": last}]},
                      tmp_path)
     final = D.final_config(arm, 1, "smoke", results_dir=tmp_path)
     t = final["lr_tuning"]
     assert t["grid"] == [1e-3, 3e-3] and t["scores"] == [27.0, 27.5] and t["choice"] == 3e-3
-    assert final["lr"] == 3e-3 and t["choice"] == D.choose_lr(t["grid"], t["scores"], t["tie_db"])
+    assert final["lr"] == 3e-3 and t["choice"] == tuning.choose_lr(t["grid"], t["scores"], t["tie_db"])
     assert D.command(final).endswith("--budget smoke --no-batch-norm --lr tuned")
     assert final["name"] == "dncnn-k7-uniform-nobn-s1-smoke" and not final["batch_norm"]
     with pytest.raises(ValueError, match="lr_tuning needs lr"):
@@ -278,6 +276,6 @@ def test_a_diverged_run_is_stored_with_nulls_and_counts_as_collapsed(tmp_path, m
     assert rec["test"]["CBSD68"]["25"]["mean_psnr"] is None and rec["collapsed"] is True
     assert D.tuning_score(rec) is None and not rec["plateau"]["reached"]
     assert rec["gain_db"]["CBSD68"]["25"] is None
-    assert D.choose_lr([1e-3, 3e-3], [25.0, D.tuning_score(rec)]) == 1e-3
+    assert tuning.choose_lr([1e-3, 3e-3], [25.0, D.tuning_score(rec)], D.TIE_DB) == 1e-3
     row = next(r for r in S.summarize([rec]) if r["sigma"] == 25)
     assert row["collapsed"] == 1 and math.isnan(row["psnr_mean"])

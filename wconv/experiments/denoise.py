@@ -64,6 +64,7 @@ from . import export as _export
 from . import images as dd
 from . import results as _results
 from . import train as _train
+from . import tuning
 from .denoise_budgets import BUDGETS, estimate_minutes
 from .denoise_measures import as_float, collapsed, gains, plateau
 from .denoisers import build as build_model
@@ -74,7 +75,7 @@ __all__ = ["ARCHS", "DENSITIES", "CONTROLS", "ARM_DENSITIES", "CHECKPOINT_DIR",
            "make_config", "command", "build", "load_data", "clipped_psnr", "run", "test_image",
            "grid", "run_grid",
            # arms, tuning, plans
-           "Arm", "arm_of", "TUNE_SEED", "TIE_DB", "TuningMissing", "choose_lr", "tuning_score",
+           "Arm", "arm_of", "TUNE_SEED", "TIE_DB", "TuningMissing", "tuning_score",
            "tuning_configs", "lr_tuning", "final_config", "DNCNN_ARMS", "CONTROL_ARMS",
            "REGIME_ARMS", "NAFNET_ARMS", "PlanItem", "GRIDS", "plan", "status", "format_status",
            "run_plan"]
@@ -467,28 +468,6 @@ class TuningMissing(LookupError):
     """A final run's learning rate is asked for before its tuning runs are stored."""
 
 
-def choose_lr(grid, scores, tie_db: float = TIE_DB) -> float:
-    """The learning rate of ``grid`` chosen from its tuning ``scores`` (dB, higher is better).
-
-    The smallest learning rate whose score is within ``tie_db`` of the best: ties go to
-    the smaller rate. A missing score (``None`` or NaN: a diverged run) never wins.
-
-    Example::
-
-        >>> choose_lr([3e-4, 1e-3, 3e-3], [28.1, 28.4, 28.43])
-        0.001
-    """
-    grid, scores = list(grid), list(scores)
-    if not grid or len(grid) != len(scores):
-        raise ValueError(f"need one score per learning rate, got {len(grid)} rates and "
-                         f"{len(scores)} scores")
-    valid = [(lr, sc) for lr, sc in zip(grid, scores) if sc is not None and math.isfinite(sc)]
-    if not valid:
-        raise ValueError(f"no finite tuning score among {scores}")
-    best = max(sc for _, sc in valid)
-    return min(lr for lr, sc in valid if sc >= best - tie_db)
-
-
 def tuning_score(record: dict) -> float | None:
     """A tuning run's score: its last validation PSNR at σ = 25 (dB); ``None`` if not finite."""
     v = as_float(record["epochs"][-1]["val_psnr"])
@@ -509,7 +488,7 @@ def lr_tuning(arm: Arm, budget: str | None = None, root=None, results_dir=None) 
 
     Returns:
         ``{'grid', 'scores', 'choice', 'rule', 'seed', 'epochs', 'runs'}`` (``scores`` aligned
-        with ``grid``; ``choice = choose_lr(grid, scores, tie_db)``), which the final runs
+        with ``grid``; ``choice =`` :func:`wconv.experiments.tuning.choose_lr` ``(grid, scores, tie_db)``), which the final runs
         store in their configuration.
 
     Raises:
@@ -528,7 +507,7 @@ def lr_tuning(arm: Arm, budget: str | None = None, root=None, results_dir=None) 
             f"--budget {configs[0]['budget']})")
     grid = [c["lr"] for c in configs]
     scores = [tuning_score(r) for r in records]
-    return {"grid": grid, "scores": scores, "choice": choose_lr(grid, scores),
+    return {"grid": grid, "scores": scores, "choice": tuning.choose_lr(grid, scores, TIE_DB),
             "rule": f"smallest lr within {TIE_DB} dB of the best last validation PSNR (σ = 25)",
             "tie_db": TIE_DB, "seed": TUNE_SEED, "epochs": configs[0]["epochs"],
             "runs": [c["name"] for c in configs]}

@@ -36,6 +36,7 @@ import torch
 from ..metrics import psnr
 from . import images as dd
 from . import results as _results
+from . import tuning
 from .denoise import (
     ARM_DENSITIES,
     CONTROL_ARMS,
@@ -193,8 +194,8 @@ def lr_at_grid_edge(records) -> list[tuple[str, float]]:
     """``(arm label, lr)`` of the tuned runs among ``records`` whose chosen learning rate is the
     smallest or the largest of its grid (a better one may lie beyond it), sorted, each once."""
     return sorted({(arm_of(r["config"]).label, r["config"]["lr"]) for r in records
-                   if "lr_tuning" in r["config"] and r["config"]["lr"] in
-                   (min(r["config"]["lr_tuning"]["grid"]), max(r["config"]["lr_tuning"]["grid"]))})
+                   if "lr_tuning" in r["config"]
+                   and tuning.at_edge(r["config"]["lr_tuning"]["grid"], r["config"]["lr"])})
 
 
 def paired(records, arm: Arm, reference: Arm, test_set: str | None = None, sigma: int = 25,
