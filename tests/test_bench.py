@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from wconv import WeightedConv2d
-from wconv.experiments import bench
+from wconv.experiments import bench, precision
 
 
 @pytest.mark.parametrize("k", [3, 5, 7])
@@ -44,8 +44,8 @@ def test_engine_vs_plain_loop_reports_both_on_the_same_setup(budget, rounds):
     assert r["engine"] > 0 and r["plain"] > 0 and r["ratio"] == pytest.approx(r["engine"] / r["plain"])
     ratios = sorted(e / p for e, p in zip(r["engine_rounds"], r["plain_rounds"]))
     assert ratios[0] <= r["paired_ratio"] <= ratios[-1]
-    from wconv.experiments import classify, train
-    expected = "float32" if budget == "smoke" else train.default_precision("cpu")
+    from wconv.experiments import classify
+    expected = "float32" if budget == "smoke" else precision.default_precision("cpu")
     assert r["precision"] == expected
     assert r["width"] == classify.BUDGETS[budget].width_of("resnet20")
     assert r["batch_size"] == classify.BUDGETS[budget].batch_size

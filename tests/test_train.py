@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from wconv.experiments import classify, cifar, classifiers, train
+from wconv.experiments import cifar, classifiers, classify, precision, train
 
 #: The tests that train on real CIFAR-100 (the others need no data).
 needs_data = pytest.mark.requires_data("cifar-100-python")
@@ -50,7 +50,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path, recipe):
     """Interrupt after epoch 1 of 2, resume: the same weights and metrics as one whole run
     (which also shows that training is deterministic) -- also with the one-cycle schedule,
     whose state is in the checkpoint, and bfloat16."""
-    if recipe.get("precision") == "bfloat16" and not train.bfloat16_supported("cpu"):
+    if recipe.get("precision") == "bfloat16" and not precision.bfloat16_supported("cpu"):
         pytest.skip("this CPU has no native bfloat16")
     whole, out_whole = _fit(tiny, checkpoint=tmp_path / "whole.pt", **recipe)
     # what one run records
@@ -159,7 +159,7 @@ def test_bfloat16_training_learns_and_stays_close_to_float32(tiny):
     assert abs(l16 - l32) < 0.05 * l32, (l16, l32)
     assert math.isfinite(out16["final"]["test_loss"]) and out16["final"]["test_loss"] != out32["final"]["test_loss"]
     x = torch.randn(2, 3, 32, 32)
-    y = train.forward(m16, x, "cpu", "bfloat16")
+    y = precision.forward(m16, x, "cpu", "bfloat16")
     assert y.dtype == torch.float32 and y.shape == (2, 100)
 
 
@@ -243,12 +243,12 @@ def test_label_smoothing_trains_and_the_reported_loss_is_plain():
 
 
 def test_precision_auto_follows_the_machine(monkeypatch):
-    assert train.resolve_precision("float32") == "float32"
-    assert train.resolve_precision("auto", "cpu") == train.default_precision("cpu")
+    assert precision.resolve_precision("float32") == "float32"
+    assert precision.resolve_precision("auto", "cpu") == precision.default_precision("cpu")
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
-    assert not train.bfloat16_supported("cpu") and train.default_precision("cpu") == "float32"
+    assert not precision.bfloat16_supported("cpu") and precision.default_precision("cpu") == "float32"
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert train.default_precision("cpu") == "bfloat16"
+    assert precision.default_precision("cpu") == "bfloat16"
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 100))
     out = train.fit(model, [(torch.randn(4, 3, 32, 32), torch.randint(0, 100, (4,)))],
                     loss_fn=nn.functional.cross_entropy, epochs=1, device="cpu", precision="auto",

@@ -100,7 +100,7 @@ def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kerne
 
 def add_train(subparsers) -> None:
     from .experiments import classify
-    from .experiments.train import PRECISIONS
+    from .experiments.precision import PRECISIONS
 
     p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
     _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify.GRIDS,

@@ -45,7 +45,7 @@ class Budget(_budgets.Budget):
         test_crop: centre crop of test images (``None``: whole images).
         patch, batch_size, patches_per_epoch, epochs, lr: training.
         train_sigma: ``(low, high)`` range of the blind training noise (0--255 scale).
-        precision: arithmetic of training and testing (:data:`wconv.experiments.train.PRECISIONS`).
+        precision: arithmetic of training and testing (:data:`wconv.experiments.precision.PRECISIONS`).
         dncnn, nafnet: model sizes (keyword arguments of the classes).
         zero_last: DnCNN's last convolution starts at zero (see
             :class:`wconv.experiments.denoisers.DnCNN`); the same ``W₀`` for every arm of a seed.

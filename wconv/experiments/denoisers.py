@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from ..conv import WeightedConv2d
 from ..metrics import psnr, ssim
-from .train import forward
+from .precision import forward
 
 __all__ = ["conv2d", "DnCNN", "NAFNet", "NAFBlock", "LayerNorm2d", "SimpleGate", "ARCHITECTURES",
            "build", "denoise", "evaluate"]

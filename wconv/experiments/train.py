@@ -42,9 +42,9 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from . import results as _results
+from .precision import check_precision, forward, resolve_precision
 
-__all__ = ["fit", "evaluate", "forward", "PRECISIONS", "default_precision", "bfloat16_supported",
-           "resolve_precision", "topk_accuracy", "accuracy_metrics", "make_optimizer",
+__all__ = ["fit", "evaluate", "topk_accuracy", "accuracy_metrics", "make_optimizer",
            "make_scheduler", "onecycle_factor", "OPTIMIZERS", "SCHEDULES", "ONECYCLE_WARMUP",
            "setup_distributed", "is_main_process", "throughput", "unwrap"]
 
@@ -256,62 +256,6 @@ def _means(sums: Tensor, count: int, names) -> tuple[dict, int]:
     return dict(zip(["loss", *names], means)), count
 
 
-#: Arithmetic of the forward pass (see :func:`fit`); ``'auto'`` picks :func:`default_precision`.
-PRECISIONS = ("float32", "bfloat16")
-
-
-def _check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    return precision
-
-
-def bfloat16_supported(device=None) -> bool:
-    """Whether ``device`` runs bfloat16 arithmetic natively.
-
-    On the CPU: oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``,
-    true with AVX-512 BF16 or AMX); without it autocast would emulate bfloat16,
-    slower than float32. On CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and later).
-    """
-    from .. import settings
-
-    device = torch.device(device) if device is not None else settings.device()
-    if device.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):   # a build without oneDNN or without the check
-        return False
-
-
-def default_precision(device=None) -> str:
-    """``'bfloat16'`` (autocast, channels-last) where :func:`bfloat16_supported`, else ``'float32'``."""
-    return "bfloat16" if bfloat16_supported(device) else "float32"
-
-
-def resolve_precision(precision: str, device=None) -> str:
-    """``precision``, with ``'auto'`` replaced by :func:`default_precision` of ``device``."""
-    return default_precision(device) if precision == "auto" else _check_precision(precision)
-
-
-def forward(model: nn.Module, x: Tensor, device, precision: str = "float32") -> Tensor:
-    """``model(x)`` in ``precision`` (see :func:`fit`).
-
-    For ``'bfloat16'`` the model runs under :func:`torch.autocast` on a
-    channels-last ``x`` and the result is cast back to float32; ``'float32'``
-    is a plain call.
-    """
-    if _check_precision(precision) == "float32":
-        return model(x)
-    if x.dim() == 4:   # oneDNN's and cuDNN's bfloat16 convolutions are fastest channels-last
-        x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
-        return model(x).float()
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, metrics: dict | None = None,
              device=None, precision: str = "float32") -> dict:
@@ -372,7 +316,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             pass runs under :func:`torch.autocast` in bfloat16 (weights, optimizer
             and loss stay float32) and 4-D models use the channels-last layout.
             On CPUs with AMX and on recent GPUs this is several times faster.
-            ``'auto'``: :func:`default_precision` of ``device``.
+            ``'auto'``: :func:`wconv.experiments.precision.default_precision` of ``device``.
         progress: show a tqdm bar (``tqdm.auto``: notebook or terminal).
         desc: the bar's label.
         on_epoch_end: called as ``on_epoch_end(epoch, row)`` after each checkpoint;
