@@ -102,6 +102,12 @@ def test_select_lr_takes_the_best_and_ties_go_to_the_smaller_lr():
         classify.select_lr([])
 
 
+def test_select_lr_is_a_generic_grid_choice_where_a_diverged_run_loses():
+    assert classify.select_lr(iter([(1, 3.0), (3, 3.0), (2, 1.0)])) == 1.0   # any pairs, any order
+    assert classify.select_lr([(0.4, math.nan), (0.05, 10.0), (0.1, 20.0)]) == 0.1
+    assert classify.select_lr([(0.4, math.nan), (0.2, math.nan)]) == 0.2   # all diverged: the tie rule
+
+
 def _store(config, results_dir, val_top1, test_top1=None, epochs=None):
     """A stored record for ``config`` with made-up numbers (no training)."""
     n = epochs or config["epochs"]

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import statistics
 import time
@@ -403,20 +404,27 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
 # --------------------------------------------------------------------------- learning rates
 
 def select_lr(scores) -> float:
-    """The learning rate with the highest score; ties go to the smaller learning rate.
+    """The grid value with the highest score; ties go to the smaller value.
+
+    The book's one choice rule for any value picked from a grid by a score measured at each
+    value (here a learning rate by validation top-1): the tie rule prefers the smaller, safer
+    step and makes the choice independent of the order of ``scores``. A NaN score (a
+    diverged run) loses to every number.
 
     Args:
-        scores: ``[(lr, score), ...]`` (higher scores are better).
+        scores: ``[(value, score), ...]`` (higher scores are better).
 
     Example::
 
-        >>> select_lr([(0.05, 40.0), (0.1, 42.5), (0.2, 42.5)])
+        >>> select_lr([(0.05, 40.0), (0.2, 42.5), (0.1, 42.5)])
         0.1
     """
-    scores = [(float(lr), float(score)) for lr, score in scores]
-    if not scores:
-        raise ValueError("select_lr needs at least one (lr, score) pair")
-    return min(scores, key=lambda pair: (-pair[1], pair[0]))[0]
+    pairs = [(float(value), float(score)) for value, score in scores]
+    if not pairs:
+        raise ValueError("select_lr needs at least one (value, score) pair")
+    finite = [score for _, score in pairs if not math.isnan(score)]
+    best = max(finite) if finite else math.nan
+    return min(value for value, score in pairs if score == best or not finite)
 
 
 def choose_lr(arch: str, density: str, kernel_size: int, budget: str | None = None,
@@ -571,14 +579,22 @@ def resolve(planned: Planned, budget: str | None = None, results_dir=None) -> di
                        results_dir=results_dir)
 
 
-def _unique(configs) -> list[dict]:
-    seen, out = set(), []
-    for c in configs:
-        key = _results.config_key(c)
+def _distinct(steps, budget, results_dir, skip_missing: bool = False):
+    """``(index, config)`` of every distinct run of ``steps``, each resolved only when reached
+    (so a final sees the tuning runs stored just before it); ``skip_missing`` passes over the
+    runs whose tuning runs are not stored instead of raising :class:`MissingTuningError`."""
+    seen = set()
+    for i, p in enumerate(steps):
+        try:
+            config = resolve(p, budget, results_dir)
+        except MissingTuningError:
+            if skip_missing:
+                continue
+            raise
+        key = _results.config_key(config)
         if key not in seen:
             seen.add(key)
-            out.append(c)
-    return out
+            yield i, config
 
 
 def grid(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
@@ -590,7 +606,7 @@ def grid(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
     train --grid chapter4-tuning``, or use :func:`run_plan`, which trains a whole
     grid in order).
     """
-    return _unique(resolve(p, budget, results_dir) for p in plan(name, budget, seeds))
+    return [c for _, c in _distinct(plan(name, budget, seeds), budget, results_dir)]
 
 
 def run_grid(configs, progress: bool = True, **kwargs) -> list[dict]:
@@ -616,13 +632,8 @@ def run_plan(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
         The records, in order, one per distinct run.
     """
     steps = plan(name, budget, seeds)
-    records, seen = [], set()
-    for i, p in enumerate(steps):
-        config = resolve(p, budget, results_dir)
-        key = _results.config_key(config)
-        if key in seen:
-            continue
-        seen.add(key)
+    records = []
+    for i, config in _distinct(steps, budget, results_dir):
         record = None if force else _results.load(config, results_dir)
         trained = record is None
         if trained:
@@ -638,15 +649,9 @@ def run_plan(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
 def stored_records(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
                    results_dir=None) -> list[dict]:
     """The stored records of a grid (possibly partial), in grid order; trains nothing."""
-    records, seen = [], set()
-    for p in plan(name, budget, seeds):
-        try:
-            config = resolve(p, budget, results_dir)
-        except MissingTuningError:
-            continue
-        key = _results.config_key(config)
-        record = None if key in seen else _results.load(config, results_dir)
-        seen.add(key)
+    records = []
+    for _, config in _distinct(plan(name, budget, seeds), budget, results_dir, skip_missing=True):
+        record = _results.load(config, results_dir)
         if record is not None:
             records.append(dict(record, config=config))
     return records
