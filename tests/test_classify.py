@@ -1,4 +1,4 @@
-"""Chapter 4's experiments: budgets, tuned learning rates, grid order, migrated results, analysis."""
+"""Chapter 4's experiments: budgets, tuned learning rates, grid order, status, migrated results."""
 import importlib.util
 import json
 import math
@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from wconv.experiments import classify, results, train
+from wconv.experiments import classify, classify_analysis, results, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,6 +100,12 @@ def test_select_lr_takes_the_best_and_ties_go_to_the_smaller_lr():
     assert classify.select_lr([(0.2, 7.0)]) == 0.2
     with pytest.raises(ValueError, match="at least one"):
         classify.select_lr([])
+
+
+def test_select_lr_is_a_generic_grid_choice_where_a_diverged_run_loses():
+    assert classify.select_lr(iter([(1, 3.0), (3, 3.0), (2, 1.0)])) == 1.0   # any pairs, any order
+    assert classify.select_lr([(0.4, math.nan), (0.05, 10.0), (0.1, 20.0)]) == 0.1
+    assert classify.select_lr([(0.4, math.nan), (0.2, math.nan)]) == 0.2   # all diverged: the tie rule
 
 
 def _store(config, results_dir, val_top1, test_top1=None, epochs=None):
@@ -294,64 +300,6 @@ def test_migration_rewrites_config_key_name_and_command(tmp_path):
         migration.migrate_config(dict(old_config, schedule="constant"))
 
 
-# --------------------------------------------------------------------------- analysis
-
-def _fake(arch, k, dens, seed, role="final", lr=0.1, val=50.0, test=49.0, budget="book"):
-    return {"config": {"arch": arch, "kernel_size": k, "density": dens, "seed": seed, "role": role,
-                       "lr": lr, "budget": budget, "epochs": 15 if role != "tuning" else 4,
-                       "lr_selection": {"chosen": lr} if role == "final" else None},
-            "final": {"val_top1": val, "test_top1": test, "val_top5": 80.0, "test_top5": 79.0},
-            "wall_time_s": 60.0, "epochs": []}
-
-
-def test_summary_and_paired_differences_use_finals_and_scipy():
-    from scipy import stats
-
-    base, arm = [60.1, 59.5, 60.6], [60.9, 59.8, 61.7]
-    records = [_fake("resnet20", 3, "uniform", s, test=v) for s, v in enumerate(base)]
-    records += [_fake("resnet20", 3, "paper", s, test=v) for s, v in enumerate(arm)]
-    records += [_fake("resnet20", 3, "paper", 0, role="tuning", lr=0.2, test=10.0)]   # ignored
-    summary = classify.summarize(records)
-    assert [(r["density"], r["n"]) for r in summary] == [("uniform", 3), ("paper", 3)]
-    assert summary[1]["test_top1_mean"] == pytest.approx(sum(arm) / 3)
-    row, = classify.paired(records)
-    d = [a - b for a, b in zip(arm, base)]
-    mean, sd = sum(d) / 3, float(torch.tensor(d).std())
-    half = stats.t.ppf(0.975, 2) * sd / math.sqrt(3)
-    assert row["n"] == 3 and row["mean"] == pytest.approx(mean)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((mean - half, mean + half))
-    assert row["p"] == pytest.approx(stats.ttest_rel(arm, base).pvalue)
-    same = [_fake("resnet20", 3, "uniform", s, test=50.0) for s in range(3)]
-    same += [_fake("resnet20", 3, "paper", s, test=51.0) for s in range(3)]
-    row, = classify.paired(same)
-    assert row["mean"] == pytest.approx(1.0) and row["ci_low"] == row["ci_high"] == row["mean"]
-    assert math.isnan(row["p"])
-    assert "| ResNet-20 | 3×3 | paper | 3 | +1.00 |" in classify.paired_markdown([row])
-
-
-def test_tuning_table_and_short_vs_full_ranking():
-    records = [_fake("resnet20", 3, d, 0, "tuning", lr, val=v)
-               for d, vs in (("uniform", (50.0, 52.0, 51.0)), ("paper", (50.0, 51.5, 51.5)))
-               for lr, v in zip((0.05, 0.1, 0.2), vs)]
-    records += [_fake("resnet20", 3, "uniform", 0, "final", 0.1, val=60.0, test=59.0),
-                _fake("resnet20", 3, "uniform", 0, "sweep", 0.05, val=58.0, test=57.5),
-                _fake("resnet20", 3, "uniform", 0, "sweep", 0.2, val=59.0, test=58.0),
-                _fake("resnet20", 3, "paper", 0, "final", 0.1, val=59.0, test=58.0),
-                _fake("resnet20", 3, "paper", 0, "sweep", 0.05, val=57.0, test=56.0),
-                _fake("resnet20", 3, "paper", 0, "sweep", 0.2, val=60.0, test=59.5),
-                _fake("resnet20", 3, "paper", 1, "final", 0.1, val=61.0)]
-    table = classify.tuning_table(records)
-    assert [(r["density"], r["chosen"], r["recorded"], r["epochs"]) for r in table] == [
-        ("uniform", 0.1, [0.1], 4), ("paper", 0.1, [0.1], 4)]
-    assert table[1]["scores"] == [50.0, 51.5, 51.5]
-    assert "| ResNet-20 | 3×3 | paper | 50.00 | 51.50 | 51.50 | 0.1 |" in classify.tuning_markdown(table)
-    uniform, paper = classify.ranking_agreement(records)
-    assert uniform["full"] == [58.0, 60.0, 59.0] and uniform["agree"] and uniform["kendall_tau"] == pytest.approx(1.0)
-    assert paper["best_short"] == 0.1 and paper["best_full"] == 0.2 and not paper["agree"]
-    assert paper["full_test"] == [56.0, 58.0, 59.5]
-    assert "| 0.2 | 51.50 | 60.00 ★ | 59.50 |" in classify.ranking_markdown([paper])
-
-
 # --------------------------------------------------------------------------- end to end on CIFAR-100
 
 #: A seconds-size budget with the book's recipe (tuned lr, one-cycle, Nesterov, smoothing, auto precision).
@@ -405,8 +353,9 @@ def test_tuned_pipeline_end_to_end_on_cifar100(tmp_path, monkeypatch):
     assert not list((tmp_path / "ck").glob("*.pt"))
     stored = classify.stored_records("chapter4", "tiny", (0, 1), kw["results_dir"])
     assert [r["config"]["name"] for r in stored] == [r["config"]["name"] for r in records]
-    assert len(classify.tuning_table(stored)) == 2 and len(classify.ranking_agreement(stored)) == 2
-    assert [r["n"] for r in classify.paired(stored)] == [2]
+    assert len(classify_analysis.tuning_table(stored)) == 2
+    assert len(classify_analysis.ranking_agreement(stored)) == 2
+    assert [r["n"] for r in classify_analysis.paired(stored)] == [2]
 
 
 @pytest.mark.requires_data("cifar-100-python")

@@ -1,40 +1,29 @@
 r"""Classification experiments on CIFAR-100: named configurations, tuned learning rates, stored results.
 
-A configuration is architecture x density x kernel size x seed x budget x role.
-The budget (:data:`BUDGETS`: ``smoke``, ``quick``, ``book``, ``full``; default
-the active :func:`wconv.settings.profile`) fixes the data size, widths, epochs,
-optimiser, schedule, label smoothing and arithmetic. :func:`run` loads the
-stored result of a configuration from ``results/`` or trains it and stores it;
-:func:`command` gives the shell command that reproduces it.
+A configuration is architecture x density x kernel size x seed x budget x role; the budget
+(:data:`BUDGETS`, default the active :func:`wconv.settings.profile`) fixes the data size,
+widths, epochs, optimiser, schedule, label smoothing and arithmetic. :func:`run` loads the
+stored result of a configuration or trains and stores it; :func:`command` reproduces it;
+:func:`plan` and :func:`run_plan` order and train the ``chapter4`` grid, :func:`status`
+lists it. The numbers of chapter 4 come from :mod:`~wconv.experiments.classify_analysis`.
 
-Two kinds of budget:
+A **fixed-lr** budget (``smoke``, ``quick``) trains every run at its ``lr``. In a **tuned**
+budget (``book``, ``full``) every arm picks its own learning rate from ``lr_grid`` on the
+*validation* split: one short ``tuning`` run per grid value (``tuning_epochs``, the same
+schedule shape compressed, seed :data:`TUNING_SEED`) is scored by its final validation top-1
+and :func:`select_lr` takes the best, ties going to the smaller lr. The ``final`` runs (one
+per seed) record the grid, the scores and the choice in their configuration
+(``lr_selection``), so no arm runs on a recipe tuned for another. ``sweep`` runs train the
+full length at every grid value (do short runs rank the values as full runs do?), and a
+``reference`` run (:func:`reference_config`) trains one standard ResNet-20 for longer.
 
-* **fixed learning rate** (``smoke``, ``quick``): every run uses the budget's
-  ``lr``; the ``chapter4`` grid is VGG-11 and ResNet-20 at width 0.25 with five
-  arms, and VGG-11 at 5x5 (what the book's first runs stored).
-* **tuned learning rate** (``book``, ``full``): every arm picks its own learning
-  rate from the budget's ``lr_grid`` on the *validation* split. For each
-  (architecture, kernel size, arm), one short ``tuning`` run per grid value
-  (``tuning_epochs`` epochs, the same schedule shape compressed, seed
-  :data:`TUNING_SEED`) is scored by its final validation top-1; :func:`select_lr`
-  takes the best, ties going to the smaller lr. The ``final`` runs (one per seed)
-  record the grid, the tuning scores and the choice in their configuration
-  (``lr_selection``), so the choice is stored with the results, and no arm runs on
-  a recipe tuned for another. ``sweep`` runs train the full length at every grid
-  value (ResNet-20 3x3, ``uniform`` and ``paper``, seed 0): do short runs rank the
-  values as full runs do, and does the density move the best lr? A ``reference``
-  run (:func:`reference_config`) trains one standard ResNet-20 for longer.
-
-Densities (see :func:`wconv.experiments.classifiers.named_density`): ``uniform`` (standard
-convolution), ``paper``, ``gaussian``, ``triangular``, and two arms that start
-from the paper density: ``learnable`` (every weighted layer learns its own
-``den`` by gradient descent, ``learnable_density=True``; its ``log(den)`` gets
-the same SGD and weight decay as the weights, a mild pull towards uniform) and the control
-``reparam``: a *standard* convolution initialised as ``W₀ ⊙ Φ`` (Φ the paper
-density) whose kernel gradients are scaled by ``Φ²`` (a per-position learning
-rate), built by :func:`wconv.reparam.standard_equivalent`. Chapter 1 predicts
-that with SGD (momentum, weight decay) it follows the weighted convolution's
-trajectory, up to rounding.
+Arms (:data:`ARMS`): the densities of :func:`wconv.density.named_density` (``uniform`` is
+a standard convolution), and two that start from ``paper``: ``learnable`` (every weighted
+layer learns its ``den``; its ``log(den)`` gets the weights' SGD and weight decay, a mild
+pull towards uniform) and the control ``reparam``, a *standard* convolution started at
+``W₀ ⊙ Φ`` whose kernel gradients are scaled by ``Φ²``
+(:func:`wconv.reparam.standard_equivalent`), which chapter 1 predicts follows the weighted
+convolution under SGD up to rounding.
 
 Example::
 
@@ -46,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import statistics
 import time
@@ -64,13 +54,11 @@ from . import results as _results
 from . import train as _train
 
 __all__ = ["Budget", "BUDGETS", "ARMS", "FIXED_ARMS", "ARCHS", "ARCH_LABELS", "ROLES", "GRIDS",
-           "TUNING_SEED", "TUNING_METRIC", "CONFIG_FORMAT", "MissingTuningError", "make_config",
-           "command", "build", "loss_functions", "run", "reference_config", "select_lr",
-           "choose_lr", "Planned", "plan", "resolve", "grid", "run_grid", "run_plan",
-           "stored_records", "status", "format_status", "estimate_minutes", "compare_throughput",
-           "CHECKPOINT_DIR", "grid_command", "summarize", "paired", "summary_markdown",
-           "paired_markdown", "tuning_table", "tuning_markdown", "ranking_agreement",
-           "ranking_markdown", "plot_learning_curves", "plot_paired"]
+           "LARGE_KERNEL", "TUNING_SEED", "TUNING_METRIC", "CONFIG_FORMAT", "CHECKPOINT_DIR",
+           "MissingTuningError", "make_config", "reference_config", "command", "build",
+           "loss_functions", "run", "select_lr", "choose_lr", "Planned", "plan", "resolve", "grid",
+           "run_grid", "run_plan", "stored_records", "grid_command", "EPOCH_SECONDS",
+           "estimate_minutes", "status", "format_status", "compare_throughput"]
 
 #: Density arms; ``reparam`` and ``learnable`` start from the paper density (see above).
 ARMS = ("uniform", "paper", "gaussian", "triangular", "reparam", "learnable")
@@ -403,20 +391,27 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
 # --------------------------------------------------------------------------- learning rates
 
 def select_lr(scores) -> float:
-    """The learning rate with the highest score; ties go to the smaller learning rate.
+    """The grid value with the highest score; ties go to the smaller value.
+
+    The book's one choice rule for any value picked from a grid by a score measured at each
+    value (here a learning rate by validation top-1): the tie rule prefers the smaller, safer
+    step and makes the choice independent of the order of ``scores``. A NaN score (a
+    diverged run) loses to every number.
 
     Args:
-        scores: ``[(lr, score), ...]`` (higher scores are better).
+        scores: ``[(value, score), ...]`` (higher scores are better).
 
     Example::
 
-        >>> select_lr([(0.05, 40.0), (0.1, 42.5), (0.2, 42.5)])
+        >>> select_lr([(0.05, 40.0), (0.2, 42.5), (0.1, 42.5)])
         0.1
     """
-    scores = [(float(lr), float(score)) for lr, score in scores]
-    if not scores:
-        raise ValueError("select_lr needs at least one (lr, score) pair")
-    return min(scores, key=lambda pair: (-pair[1], pair[0]))[0]
+    pairs = [(float(value), float(score)) for value, score in scores]
+    if not pairs:
+        raise ValueError("select_lr needs at least one (value, score) pair")
+    finite = [score for _, score in pairs if not math.isnan(score)]
+    best = max(finite) if finite else math.nan
+    return min(value for value, score in pairs if score == best or not finite)
 
 
 def choose_lr(arch: str, density: str, kernel_size: int, budget: str | None = None,
@@ -571,14 +566,22 @@ def resolve(planned: Planned, budget: str | None = None, results_dir=None) -> di
                        results_dir=results_dir)
 
 
-def _unique(configs) -> list[dict]:
-    seen, out = set(), []
-    for c in configs:
-        key = _results.config_key(c)
+def _distinct(steps, budget, results_dir, skip_missing: bool = False):
+    """``(index, config)`` of every distinct run of ``steps``, each resolved only when reached
+    (so a final sees the tuning runs stored just before it); ``skip_missing`` passes over the
+    runs whose tuning runs are not stored instead of raising :class:`MissingTuningError`."""
+    seen = set()
+    for i, p in enumerate(steps):
+        try:
+            config = resolve(p, budget, results_dir)
+        except MissingTuningError:
+            if skip_missing:
+                continue
+            raise
+        key = _results.config_key(config)
         if key not in seen:
             seen.add(key)
-            out.append(c)
-    return out
+            yield i, config
 
 
 def grid(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
@@ -590,7 +593,7 @@ def grid(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
     train --grid chapter4-tuning``, or use :func:`run_plan`, which trains a whole
     grid in order).
     """
-    return _unique(resolve(p, budget, results_dir) for p in plan(name, budget, seeds))
+    return [c for _, c in _distinct(plan(name, budget, seeds), budget, results_dir)]
 
 
 def run_grid(configs, progress: bool = True, **kwargs) -> list[dict]:
@@ -616,13 +619,8 @@ def run_plan(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
         The records, in order, one per distinct run.
     """
     steps = plan(name, budget, seeds)
-    records, seen = [], set()
-    for i, p in enumerate(steps):
-        config = resolve(p, budget, results_dir)
-        key = _results.config_key(config)
-        if key in seen:
-            continue
-        seen.add(key)
+    records = []
+    for i, config in _distinct(steps, budget, results_dir):
         record = None if force else _results.load(config, results_dir)
         trained = record is None
         if trained:
@@ -638,18 +636,20 @@ def run_plan(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
 def stored_records(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
                    results_dir=None) -> list[dict]:
     """The stored records of a grid (possibly partial), in grid order; trains nothing."""
-    records, seen = [], set()
-    for p in plan(name, budget, seeds):
-        try:
-            config = resolve(p, budget, results_dir)
-        except MissingTuningError:
-            continue
-        key = _results.config_key(config)
-        record = None if key in seen else _results.load(config, results_dir)
-        seen.add(key)
+    records = []
+    for _, config in _distinct(plan(name, budget, seeds), budget, results_dir, skip_missing=True):
+        record = _results.load(config, results_dir)
         if record is not None:
             records.append(dict(record, config=config))
     return records
+
+
+def grid_command(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
+                 threads: int | None = None) -> str:
+    """The shell command that trains (or loads) a whole named grid (``threads``: see :func:`command`)."""
+    budget, _ = _budget(budget)
+    return (f"{_threads_prefix(threads)}python -m wconv train --grid {name} --budget {budget} --seeds "
+            + " ".join(str(s) for s in seeds))
 
 
 # --------------------------------------------------------------------------- status and time
@@ -795,277 +795,3 @@ def compare_throughput(arch: str = "vgg11", kernel_size: int = 3, density: str =
             "arch": arch, "kernel_size": kernel_size, "density": density,
             "batch_size": b.batch_size, "width": width, "precision": precision,
             "threads": torch.get_num_threads()}
-
-
-# --------------------------------------------------------------------------- analysis
-
-def grid_command(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
-                 threads: int | None = None) -> str:
-    """The shell command that trains (or loads) a whole named grid (``threads``: see :func:`command`)."""
-    budget, _ = _budget(budget)
-    return (f"{_threads_prefix(threads)}python -m wconv train --grid {name} --budget {budget} --seeds "
-            + " ".join(str(s) for s in seeds))
-
-
-def _role(record) -> str:
-    return record["config"].get("role", "final")
-
-
-def _finals(records) -> list[dict]:
-    return [r for r in records if _role(r) == "final"]
-
-
-def _group_key(record) -> tuple:
-    c = record["config"]
-    return c["arch"], c["kernel_size"], c["density"]
-
-
-def summarize(records) -> list[dict]:
-    """Mean and sample standard deviation of the final accuracies per arm (``final`` runs only).
-
-    Returns one row per (arch, kernel_size, density), in first-seen order, with
-    ``n`` (runs), ``seeds``, ``lr`` (the learning rates used) and
-    ``<split>_<metric>_mean`` / ``_std`` for ``val_top1``, ``test_top1``,
-    ``val_top5``, ``test_top5``.
-    """
-    groups: dict = {}
-    for r in _finals(records):
-        groups.setdefault(_group_key(r), []).append(r)
-    rows = []
-    for (arch, k, dens), rs in groups.items():
-        row = {"arch": arch, "kernel_size": k, "density": dens, "n": len(rs),
-               "seeds": sorted(r["config"]["seed"] for r in rs),
-               "lr": sorted({r["config"]["lr"] for r in rs})}
-        for m in ("val_top1", "test_top1", "val_top5", "test_top5"):
-            values = [r["final"][m] for r in rs]
-            row[f"{m}_mean"] = statistics.fmean(values)
-            row[f"{m}_std"] = statistics.stdev(values) if len(values) > 1 else float("nan")
-        row["time_s_mean"] = statistics.fmean(r["wall_time_s"] for r in rs)
-        rows.append(row)
-    return rows
-
-
-def paired(records, baseline: str = "uniform", metric: str = "test_top1") -> list[dict]:
-    """Paired differences ``arm - baseline`` across seeds, with a 95% confidence interval.
-
-    Runs (``final`` only) are paired by seed: the same seed gives both arms the
-    same initial weights ``W₀``, data split and batch order. For each (arch,
-    kernel size, arm) the row holds ``n`` pairs, the mean and standard deviation
-    of the differences (percentage points), and the paired t-test
-    (``scipy.stats.ttest_rel``): its two-sided p-value and the 95% interval of
-    its ``confidence_interval()``. With all differences equal there is no test
-    (``p`` NaN, the interval is the mean).
-    """
-    from scipy import stats
-
-    finals = _finals(records)
-    by = {(_group_key(r), r["config"]["seed"]): r["final"][metric] for r in finals}
-    rows = []
-    for (arch, k, dens) in dict.fromkeys(_group_key(r) for r in finals):
-        if dens == baseline:
-            continue
-        seeds = sorted(seed for (key, seed) in by
-                       if key == (arch, k, dens) and ((arch, k, baseline), seed) in by)
-        arm = [by[((arch, k, dens), s)] for s in seeds]
-        base = [by[((arch, k, baseline), s)] for s in seeds]
-        diffs = [a - b for a, b in zip(arm, base)]
-        n = len(diffs)
-        row = {"arch": arch, "kernel_size": k, "density": dens, "baseline": baseline,
-               "metric": metric, "n": n, "seeds": seeds, "mean": float("nan"),
-               "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-               "p": float("nan")}
-        if n >= 1:
-            row["mean"] = statistics.fmean(diffs)
-        if n >= 2:
-            sd = statistics.stdev(diffs)
-            row["std"] = sd
-            if sd > 0:
-                test = stats.ttest_rel(arm, base)
-                ci = test.confidence_interval(0.95)
-                row.update(ci_low=float(ci.low), ci_high=float(ci.high), p=float(test.pvalue))
-            else:
-                row.update(ci_low=row["mean"], ci_high=row["mean"])
-        rows.append(row)
-    return rows
-
-
-def _label(arch: str) -> str:
-    return ARCH_LABELS.get(arch, arch)
-
-
-def summary_markdown(rows) -> str:
-    """A Markdown table of :func:`summarize` rows (accuracies in %, mean ± std)."""
-    lines = ["| architecture | kernel | density | lr | runs | val top-1 (%) | test top-1 (%) | test top-5 (%) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lrs = ", ".join(f"{v:g}" for v in r["lr"])
-        lines.append(f"| {_label(r['arch'])} | {r['kernel_size']}×{r['kernel_size']} | {r['density']} | "
-                     f"{lrs} | {r['n']} | {r['val_top1_mean']:.2f} ± {r['val_top1_std']:.2f} | "
-                     f"{r['test_top1_mean']:.2f} ± {r['test_top1_std']:.2f} | "
-                     f"{r['test_top5_mean']:.2f} ± {r['test_top5_std']:.2f} |")
-    return "\n".join(lines)
-
-
-def _fmt_p(p: float) -> str:
-    return "–" if p != p else f"{p:.3f}"  # NaN: all differences equal, no test possible
-
-
-def paired_markdown(rows) -> str:
-    """A Markdown table of :func:`paired` rows (percentage points)."""
-    lines = ["| architecture | kernel | density − " + (rows[0]["baseline"] if rows else "baseline")
-             + " | pairs | mean diff (pp) | 95% CI (pp) | p (paired t) |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {_label(r['arch'])} | {r['kernel_size']}×{r['kernel_size']} | {r['density']} | "
-                     f"{r['n']} | {r['mean']:+.2f} | [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] | "
-                     f"{_fmt_p(r['p'])} |")
-    return "\n".join(lines)
-
-
-def tuning_table(records) -> list[dict]:
-    """The learning-rate choice of every arm, from its ``tuning`` records.
-
-    One row per (arch, kernel size, density) with tuning runs, in first-seen
-    order: ``grid`` (the tuned values), ``scores`` (final validation top-1 of
-    each, in grid order), ``chosen`` (:func:`select_lr`), ``epochs`` (of a tuning
-    run), and ``recorded``: the choices the arm's final runs in ``records`` carry
-    in their ``lr_selection`` (a stored final always agrees: its configuration,
-    hence its key, was made from these runs).
-    """
-    groups: dict = {}
-    for r in records:
-        if _role(r) == "tuning":
-            groups.setdefault(_group_key(r), {})[r["config"]["lr"]] = r
-    rows = []
-    for (arch, k, dens), by_lr in groups.items():
-        lrs = sorted(by_lr)
-        scores = [by_lr[lr]["final"][TUNING_METRIC] for lr in lrs]
-        recorded = sorted({r["config"]["lr_selection"]["chosen"] for r in records
-                           if _role(r) in ("final", "reference") and _group_key(r) == (arch, k, dens)
-                           and r["config"].get("lr_selection")})
-        rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs,
-                     "scores": scores, "chosen": select_lr(zip(lrs, scores)),
-                     "epochs": by_lr[lrs[0]]["config"]["epochs"], "recorded": recorded})
-    return rows
-
-
-def tuning_markdown(rows) -> str:
-    """A Markdown table of :func:`tuning_table` rows."""
-    lrs = sorted({lr for r in rows for lr in r["grid"]})
-    lines = ["| architecture | kernel | density | " + " | ".join(f"lr {v:g}" for v in lrs)
-             + " | chosen |", "|---|---|---|" + "---|" * (len(lrs) + 1)]
-    for r in rows:
-        score = dict(zip(r["grid"], r["scores"]))
-        cells = " | ".join(f"{score[v]:.2f}" if v in score else "–" for v in lrs)
-        lines.append(f"| {_label(r['arch'])} | {r['kernel_size']}×{r['kernel_size']} | {r['density']} | "
-                     f"{cells} | {r['chosen']:g} |")
-    return "\n".join(lines)
-
-
-def ranking_agreement(records, metric: str = TUNING_METRIC) -> list[dict]:
-    """Do the short tuning runs rank the learning rates as full-length runs do?
-
-    For every arm with full-length runs at two or more learning rates at seed
-    :data:`TUNING_SEED` (``sweep`` runs, plus the seed-0 ``final`` at the chosen
-    lr), one row: ``grid``; ``short`` and ``full``, the tuning and full-length
-    scores (``metric``, validation top-1) per lr; ``full_test``, test top-1 of the
-    full runs; ``best_short`` and ``best_full`` (:func:`select_lr`); ``agree``
-    (same best lr); and ``kendall_tau`` between the two rankings
-    (``scipy.stats.kendalltau``, NaN with fewer than 2 values or a constant side).
-    """
-    import math
-    import warnings
-
-    from scipy import stats
-
-    short: dict = {}
-    full: dict = {}
-    for r in records:
-        c = r["config"]
-        if c["seed"] != TUNING_SEED:
-            continue
-        if _role(r) == "tuning":
-            short.setdefault(_group_key(r), {})[c["lr"]] = r["final"]
-        elif _role(r) in ("sweep", "final"):
-            full.setdefault(_group_key(r), {})[c["lr"]] = r["final"]
-    rows = []
-    for key, by_lr in full.items():
-        lrs = sorted(lr for lr in by_lr if lr in short.get(key, {}))
-        if len(lrs) < 2:
-            continue
-        s = [short[key][lr][metric] for lr in lrs]
-        f = [by_lr[lr][metric] for lr in lrs]
-        with warnings.catch_warnings():  # a constant side: NaN, and scipy warns
-            warnings.simplefilter("ignore")
-            tau = stats.kendalltau(s, f).statistic
-        arch, k, dens = key
-        rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs, "short": s,
-                     "full": f, "full_test": [by_lr[lr]["test_top1"] for lr in lrs],
-                     "best_short": select_lr(zip(lrs, s)), "best_full": select_lr(zip(lrs, f)),
-                     "kendall_tau": float(tau) if tau is not None and math.isfinite(tau) else float("nan")})
-        rows[-1]["agree"] = rows[-1]["best_short"] == rows[-1]["best_full"]
-    return rows
-
-
-def ranking_markdown(rows) -> str:
-    """A Markdown table of :func:`ranking_agreement` rows (short / full val top-1, full test top-1)."""
-    lines = ["| architecture | kernel | density | lr | short val top-1 (%) | full val top-1 (%) "
-             "| full test top-1 (%) |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        for i, lr in enumerate(r["grid"]):
-            mark = lambda best: " ★" if best == lr else ""  # noqa: E731
-            lines.append(f"| {_label(r['arch'])} | {r['kernel_size']}×{r['kernel_size']} | "
-                         f"{r['density']} | {lr:g} | {r['short'][i]:.2f}{mark(r['best_short'])} | "
-                         f"{r['full'][i]:.2f}{mark(r['best_full'])} | {r['full_test'][i]:.2f} |")
-    return "\n".join(lines)
-
-
-def plot_learning_curves(records, arch: str, kernel_size: int, metric: str = "val_top1", ax=None):
-    """Mean (line) and min-max over seeds (band) of ``metric`` per epoch, one colour per arm (finals)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    groups: dict = {}
-    for r in _finals(records):
-        if r["config"]["arch"] == arch and r["config"]["kernel_size"] == kernel_size:
-            groups.setdefault(r["config"]["density"], []).append(r)
-    for dens, rs in groups.items():
-        curves = torch.tensor([[e[metric] for e in r["epochs"]] for r in rs], dtype=torch.float64)
-        epochs = range(1, curves.shape[1] + 1)
-        line, = ax.plot(epochs, curves.mean(0).tolist(), marker="o", ms=3,
-                        label=f"{dens} (n={len(rs)})")
-        ax.fill_between(epochs, curves.min(0).values.tolist(), curves.max(0).values.tolist(),
-                        color=line.get_color(), alpha=0.15)
-    label = {"val_top1": "validation top-1 accuracy (%)", "train_loss": "training loss (cross-entropy, nats)",
-             "val_loss": "validation loss (cross-entropy, nats)",
-             "train_top1": "training top-1 accuracy (%)"}.get(metric, metric)
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(label)
-    ax.set_title(f"{_label(arch)}, {kernel_size}×{kernel_size} kernels")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return ax
-
-
-def plot_paired(rows, ax=None):
-    """Paired differences with their 95% confidence intervals, one row per comparison."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
-    labels = [f"{_label(r['arch'])} {r['kernel_size']}×{r['kernel_size']}: {r['density']}" for r in rows]
-    y = list(range(len(rows)))[::-1]
-    means = [r["mean"] for r in rows]
-    err = [[r["mean"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mean"] for r in rows]]
-    ax.errorbar(means, y, xerr=err, fmt="o", capsize=3)
-    ax.axvline(0, color="grey", lw=1, ls="--")
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize=8)
-    metric = rows[0]["metric"].replace("_top1", " top-1") if rows else ""
-    base = rows[0]["baseline"] if rows else ""
-    ax.set_xlabel(f"{metric} accuracy difference vs {base} (percentage points, 95% CI)")
-    ax.grid(alpha=0.3, axis="x")
-    return ax

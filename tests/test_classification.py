@@ -1,0 +1,113 @@
+"""What chapter 4 shows: its tables in the one format, its verdicts, the papers' numbers, its plots."""
+import json
+import math
+import re
+
+import matplotlib
+import pytest
+
+from wconv.experiments import classify, classify_analysis
+from wconv.views import classification
+from wconv.views.published import PUBLISHED
+
+from conftest import ROOT
+
+matplotlib.use("Agg")
+
+
+def _row(density="paper", mean=1.0, low=0.2, high=1.8, p=0.03, arch="resnet20", k=3,
+         baseline="uniform", metric="test_top1", n=3):
+    return {"arch": arch, "kernel_size": k, "density": density, "baseline": baseline,
+            "metric": metric, "n": n, "seeds": list(range(n)), "mean": mean, "std": 0.5,
+            "ci_low": low, "ci_high": high, "p": p}
+
+
+def test_paired_table_in_the_one_format():
+    text = classification.paired_markdown([_row(), _row("gaussian", -0.5, -1.0, 0.1, 2e-4),
+                                           _row("triangular", 1.0, 1.0, 1.0, math.nan)])
+    assert text.splitlines() == [
+        "| architecture | kernel | density − uniform | pairs | mean diff (pp) | 95% CI (pp) | p (paired t) |",
+        "|---|---|---|---|---|---|---|",
+        "| ResNet-20 | 3×3 | paper | 3 | +1.00 | [+0.20, +1.80] | 0.030 |",
+        "| ResNet-20 | 3×3 | gaussian | 3 | -0.50 | [-1.00, +0.10] | < 0.001 |",
+        "| ResNet-20 | 3×3 | triangular | 3 | +1.00 | [+1.00, +1.00] | – |"]
+
+
+def test_summary_tuning_and_ranking_tables():
+    summary = [{"arch": "vgg11", "kernel_size": 5, "density": "paper", "lr": [0.05, 0.1], "n": 3,
+                "val_top1_mean": 12.666, "val_top1_std": 0.907, "test_top1_mean": 12.503,
+                "test_top1_std": 0.79, "test_top5_mean": 35.79, "test_top5_std": math.nan}]
+    assert classification.summary_markdown(summary).splitlines()[2] == (
+        "| VGG-11-BN | 5×5 | paper | 0.05, 0.1 | 3 | 12.67 ± 0.91 | 12.50 ± 0.79 | 35.79 |")
+    tuning = [{"arch": "resnet20", "kernel_size": 3, "density": "paper", "grid": [0.05, 0.1, 0.2],
+               "scores": [50.0, 51.5, 51.5], "chosen": 0.1},
+              {"arch": "resnet20", "kernel_size": 3, "density": "uniform", "grid": [0.1, 0.4],
+               "scores": [52.0, 49.0], "chosen": 0.1}]
+    lines = classification.tuning_markdown(tuning).splitlines()
+    assert lines[0] == "| architecture | kernel | density | lr 0.05 | lr 0.1 | lr 0.2 | lr 0.4 | chosen |"
+    assert lines[2:] == ["| ResNet-20 | 3×3 | paper | 50.00 | 51.50 | 51.50 | – | 0.1 |",
+                         "| ResNet-20 | 3×3 | uniform | – | 52.00 | – | 49.00 | 0.1 |"]
+    ranking = [{"arch": "resnet20", "kernel_size": 3, "density": "paper", "grid": [0.05, 0.1, 0.2],
+                "short": [50.0, 51.5, 51.5], "full": [57.0, 59.0, 60.0],
+                "full_test": [56.0, 58.0, 59.5], "best_short": 0.1, "best_full": 0.2}]
+    lines = classification.ranking_markdown(ranking).splitlines()
+    assert lines[3] == "| ResNet-20 | 3×3 | paper | 0.1 | 51.50 ★ | 59.00 | 58.00 |"
+    assert lines[4] == "| ResNet-20 | 3×3 | paper | 0.2 | 51.50 | 60.00 ★ | 59.50 |"
+
+
+def test_verdicts_read_the_interval():
+    assert classification.verdict(_row(low=0.2, high=1.8)) == "weighted better"
+    assert classification.verdict(_row(mean=-1, low=-1.8, high=-0.2)) == "weighted worse"
+    assert classification.verdict(_row(low=-0.2, high=1.8)) == "no significant difference"
+    assert classification.verdict(_row(low=math.nan, high=math.nan)) == "no significant difference"
+    rows = [_row(arch="vgg11"), _row("reparam", -1.02, -2.33, 0.28, metric="val_top1")]
+    assert classification.verdicts(rows).splitlines() == [
+        "vgg11 3×3      paper: test weighted better (+1.00 pp, n=3)",
+        "resnet20 3×3    reparam: val no significant difference (-1.02 pp, n=3)"]
+
+
+def test_chapter4_findings_from_the_stored_quick_runs():
+    records = classify.stored_records("chapter4", "quick")
+    diffs = classify_analysis.paired(records, baseline="uniform", metric="test_top1")
+    lines = classification.verdicts(diffs).splitlines()
+    assert lines[0] == "vgg11 3×3      paper: test weighted better (+3.22 pp, n=3)"
+    assert lines[4] == "resnet20 3×3      paper: test weighted worse (-1.45 pp, n=3)"
+    assert lines[5] == "resnet20 3×3   gaussian: test no significant difference (-0.32 pp, n=3)"
+    assert classification.per_seed(records).splitlines() == [
+        "vgg11 test top-1 per seed  paper: [11.61, 13.11, 12.79]  reparam: [11.77, 12.84, 12.03]",
+        "resnet20 test top-1 per seed  paper: [4.94, 6.39, 5.88]  reparam: [6.3, 6.06, 6.14]"]
+    table = classification.beside_paper_markdown(classify_analysis.summarize(records),
+                                                 classify.BUDGETS["quick"], "cpu")
+    paper = PUBLISHED["weighted_vgg_cifar100"]
+    assert table.splitlines()[2:] == [
+        f"| paper | {paper['standard_top1']:.2f} | {paper['weighted_top1']:.2f} | +10.05 | "
+        f"{classification.PAPER_SETTING} |",
+        "| this book | 9.28 | 12.50 | +3.22 | VGG-11 width 0.25, 50 img/class, 8 epochs, den [0.7], "
+        "cpu, mean of 3 seeds |"]
+
+
+def test_chapter4_types_no_published_number_and_builds_no_table():
+    nb = json.loads((ROOT / "book" / "04_classification.ipynb").read_text(encoding="utf-8"))
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    numbers = {f"{v}" for p in PUBLISHED.values() for v in p.values() if isinstance(v, float)}
+    typed = {n for n in numbers if re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", text)}
+    assert typed == set(), f"chapter 4 types published numbers {typed}: read them from PUBLISHED"
+    assert "|---" not in text and "verdict = " not in text
+
+
+def test_plots_draw_and_label():
+    records = classify.stored_records("chapter4", "quick")
+    ax = classification.plot_learning_curves(records, "vgg11", 3, "train_loss")
+    assert ax.get_ylabel() == "training loss (cross-entropy, nats)" and len(ax.lines) == 5
+    assert ax.get_title() == "VGG-11-BN, 3×3 kernels"
+    rows = classify_analysis.paired(records)
+    ax = classification.plot_paired(rows)
+    assert len(ax.get_yticklabels()) == len(rows) == 11
+    assert ax.get_xlabel() == ("test top-1 accuracy difference vs uniform "
+                               "(percentage points, 95% CI)")
+
+
+@pytest.mark.parametrize("arch, label", [("resnet20", "ResNet-20"), ("vgg11", "VGG-11-BN"),
+                                         ("other", "other")])
+def test_arch_label(arch, label):
+    assert classification.arch_label(arch) == label

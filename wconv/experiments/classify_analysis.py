@@ -1,0 +1,158 @@
+r"""The numbers chapter 4 reports, computed from stored classification records.
+
+Every function takes records as :func:`wconv.experiments.classify.run` returns them (or
+:func:`~wconv.experiments.classify.stored_records` loads them: ``config``, ``final``,
+``wall_time_s``, ...) and returns one plain dict per row, in first-seen order; nothing is
+trained and nothing is formatted (:mod:`wconv.views.classification` writes the tables).
+Only ``final`` runs enter :func:`summarize` and :func:`paired`; :func:`tuning_table` and
+:func:`ranking_agreement` read the ``tuning`` and ``sweep`` runs of a tuned budget.
+
+Example::
+
+    >>> from wconv.experiments import classify, classify_analysis
+    >>> records = classify.stored_records("chapter4", "quick")
+    >>> row = classify_analysis.paired(records, baseline="uniform")[0]
+    >>> row["arch"], row["kernel_size"], row["density"], row["n"]
+    ('vgg11', 3, 'paper', 3)
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from . import stats as _stats
+from .classify import TUNING_METRIC, TUNING_SEED, select_lr
+
+__all__ = ["summarize", "paired", "tuning_table", "ranking_agreement"]
+
+
+def _role(record) -> str:
+    return record["config"].get("role", "final")
+
+
+def _finals(records) -> list[dict]:
+    return [r for r in records if _role(r) == "final"]
+
+
+def _group_key(record) -> tuple:
+    c = record["config"]
+    return c["arch"], c["kernel_size"], c["density"]
+
+
+def summarize(records) -> list[dict]:
+    """Mean and sample standard deviation of the final accuracies per arm (``final`` runs only).
+
+    Returns one row per (arch, kernel_size, density), in first-seen order, with
+    ``n`` (runs), ``seeds``, ``lr`` (the learning rates used) and
+    ``<split>_<metric>_mean`` / ``_std`` (:func:`wconv.experiments.stats.mean_std`; the
+    deviation is NaN for one run) for ``val_top1``, ``test_top1``, ``val_top5``, ``test_top5``.
+    """
+    groups: dict = {}
+    for r in _finals(records):
+        groups.setdefault(_group_key(r), []).append(r)
+    rows = []
+    for (arch, k, dens), rs in groups.items():
+        row = {"arch": arch, "kernel_size": k, "density": dens, "n": len(rs),
+               "seeds": sorted(r["config"]["seed"] for r in rs),
+               "lr": sorted({r["config"]["lr"] for r in rs})}
+        for m in ("val_top1", "test_top1", "val_top5", "test_top5"):
+            row[f"{m}_mean"], row[f"{m}_std"] = _stats.mean_std([r["final"][m] for r in rs])
+        row["time_s_mean"], _ = _stats.mean_std([r["wall_time_s"] for r in rs])
+        rows.append(row)
+    return rows
+
+
+def paired(records, baseline: str = "uniform", metric: str = "test_top1") -> list[dict]:
+    """Paired differences ``arm - baseline`` across seeds, with a 95% confidence interval.
+
+    Runs (``final`` only) are paired by seed: the same seed gives both arms the
+    same initial weights ``W₀``, data split and batch order. For each (arch,
+    kernel size, arm) the row holds ``arch``, ``kernel_size``, ``density``,
+    ``baseline``, ``metric``, ``seeds`` (of the pairs) and, from
+    :func:`wconv.experiments.stats.paired_difference` (percentage points), ``n``,
+    ``mean``, ``std``, ``ci_low``, ``ci_high`` and ``p`` (two-sided, paired t-test).
+    With all differences equal there is no test (``p`` NaN, the interval is the mean).
+    """
+    finals = _finals(records)
+    by = {(_group_key(r), r["config"]["seed"]): r["final"][metric] for r in finals}
+    rows = []
+    for key in dict.fromkeys(_group_key(r) for r in finals):
+        arch, k, dens = key
+        if dens == baseline:
+            continue
+        base = (arch, k, baseline)
+        seeds = sorted(seed for (group, seed) in by if group == key and (base, seed) in by)
+        d = _stats.paired_difference([by[key, s] for s in seeds], [by[base, s] for s in seeds])
+        rows.append({"arch": arch, "kernel_size": k, "density": dens, "baseline": baseline,
+                     "metric": metric, "n": d["n"], "seeds": seeds,
+                     **{f: d[f] for f in ("mean", "std", "ci_low", "ci_high", "p")}})
+    return rows
+
+
+def tuning_table(records) -> list[dict]:
+    """The learning-rate choice of every arm, from its ``tuning`` records.
+
+    One row per (arch, kernel size, density) with tuning runs, in first-seen
+    order: ``grid`` (the tuned values), ``scores`` (final validation top-1 of
+    each, in grid order), ``chosen`` (:func:`select_lr`), ``epochs`` (of a tuning
+    run), and ``recorded``: the choices the arm's final runs in ``records`` carry
+    in their ``lr_selection`` (a stored final always agrees: its configuration,
+    hence its key, was made from these runs).
+    """
+    groups: dict = {}
+    for r in records:
+        if _role(r) == "tuning":
+            groups.setdefault(_group_key(r), {})[r["config"]["lr"]] = r
+    rows = []
+    for (arch, k, dens), by_lr in groups.items():
+        lrs = sorted(by_lr)
+        scores = [by_lr[lr]["final"][TUNING_METRIC] for lr in lrs]
+        recorded = sorted({r["config"]["lr_selection"]["chosen"] for r in records
+                           if _role(r) in ("final", "reference") and _group_key(r) == (arch, k, dens)
+                           and r["config"].get("lr_selection")})
+        rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs,
+                     "scores": scores, "chosen": select_lr(zip(lrs, scores)),
+                     "epochs": by_lr[lrs[0]]["config"]["epochs"], "recorded": recorded})
+    return rows
+
+
+def ranking_agreement(records, metric: str = TUNING_METRIC) -> list[dict]:
+    """Do the short tuning runs rank the learning rates as full-length runs do?
+
+    For every arm with full-length runs at two or more learning rates at seed
+    :data:`TUNING_SEED` (``sweep`` runs, plus the seed-0 ``final`` at the chosen
+    lr), one row: ``grid``; ``short`` and ``full``, the tuning and full-length
+    scores (``metric``, validation top-1) per lr; ``full_test``, test top-1 of the
+    full runs; ``best_short`` and ``best_full`` (:func:`select_lr`); ``agree``
+    (same best lr); and ``kendall_tau`` between the two rankings
+    (``scipy.stats.kendalltau``, NaN with fewer than 2 values or a constant side).
+    """
+    from scipy import stats
+
+    short: dict = {}
+    full: dict = {}
+    for r in records:
+        c = r["config"]
+        if c["seed"] != TUNING_SEED:
+            continue
+        if _role(r) == "tuning":
+            short.setdefault(_group_key(r), {})[c["lr"]] = r["final"]
+        elif _role(r) in ("sweep", "final"):
+            full.setdefault(_group_key(r), {})[c["lr"]] = r["final"]
+    rows = []
+    for key, by_lr in full.items():
+        lrs = sorted(lr for lr in by_lr if lr in short.get(key, {}))
+        if len(lrs) < 2:
+            continue
+        s = [short[key][lr][metric] for lr in lrs]
+        f = [by_lr[lr][metric] for lr in lrs]
+        with warnings.catch_warnings():  # a constant side: NaN, and scipy warns
+            warnings.simplefilter("ignore")
+            tau = stats.kendalltau(s, f).statistic
+        arch, k, dens = key
+        rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs, "short": s,
+                     "full": f, "full_test": [by_lr[lr]["test_top1"] for lr in lrs],
+                     "best_short": select_lr(zip(lrs, s)), "best_full": select_lr(zip(lrs, f)),
+                     "kendall_tau": float(tau) if tau is not None and math.isfinite(tau) else float("nan")})
+        rows[-1]["agree"] = rows[-1]["best_short"] == rows[-1]["best_full"]
+    return rows

@@ -1,0 +1,216 @@
+r"""What chapter 4 shows of the classification runs: tables, plots and the sentences of its findings.
+
+The numbers come from :mod:`wconv.experiments.classify_analysis`, computed from stored
+records; this module only writes them down: every table in the book's one format
+(:mod:`wconv.views.tables`), the papers' numbers from :data:`wconv.views.published.PUBLISHED`.
+
+Example::
+
+    >>> from wconv.views import classification
+    >>> row = {"arch": "resnet20", "kernel_size": 3, "density": "paper", "baseline": "uniform",
+    ...        "metric": "test_top1", "n": 3, "mean": 1.0, "ci_low": 0.2, "ci_high": 1.8, "p": 0.03}
+    >>> classification.verdict(row)
+    'weighted better'
+    >>> print(classification.paired_markdown([row]).splitlines()[-1])
+    | ResNet-20 | 3×3 | paper | 3 | +1.00 | [+0.20, +1.80] | 0.030 |
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import density as _density
+from ..experiments.classify import ARCH_LABELS
+from . import tables
+from .published import PUBLISHED
+
+__all__ = ["arch_label", "summary_markdown", "paired_markdown", "tuning_markdown",
+           "ranking_markdown", "verdict", "verdicts", "per_seed", "PAPER_SETTING",
+           "beside_paper_markdown", "plot_learning_curves", "plot_paired"]
+
+#: What the first paper's VGG run used, for the table beside ours (:func:`beside_paper_markdown`).
+PAPER_SETTING = "VGG, 500 img/class, density tuned by DIRECT-L, GPU cluster"
+
+
+def arch_label(arch: str) -> str:
+    """The table name of an architecture (``'resnet20'`` -> ``'ResNet-20'``)."""
+    return ARCH_LABELS.get(arch, arch)
+
+
+def _kernel(k: int) -> str:
+    return f"{k}×{k}"
+
+
+def summary_markdown(rows) -> str:
+    """A Markdown table of :func:`~wconv.experiments.classify_analysis.summarize` rows (accuracies in %,
+    mean ± sample standard deviation over the ``runs``)."""
+    header = ["architecture", "kernel", "density", "lr", "runs", "val top-1 (%)",
+              "test top-1 (%)", "test top-5 (%)"]
+    cells = [[arch_label(r["arch"]), _kernel(r["kernel_size"]), r["density"],
+              ", ".join(f"{v:g}" for v in r["lr"]), r["n"]]
+             + [tables.mean_std(r[f"{m}_mean"], r[f"{m}_std"])
+                for m in ("val_top1", "test_top1", "test_top5")] for r in rows]
+    return tables.markdown(header, cells)
+
+
+def paired_markdown(rows) -> str:
+    """A Markdown table of :func:`~wconv.experiments.classify_analysis.paired` rows (percentage points)."""
+    baseline = rows[0]["baseline"] if rows else "baseline"
+    header = ["architecture", "kernel", f"density − {baseline}", "pairs", "mean diff (pp)",
+              "95% CI (pp)", "p (paired t)"]
+    cells = [[arch_label(r["arch"]), _kernel(r["kernel_size"]), r["density"], r["n"],
+              tables.signed(r["mean"]), tables.interval(r["ci_low"], r["ci_high"]),
+              tables.p_value(r["p"])] for r in rows]
+    return tables.markdown(header, cells)
+
+
+def tuning_markdown(rows) -> str:
+    """A Markdown table of :func:`~wconv.experiments.classify_analysis.tuning_table` rows: the tuning
+    score (validation top-1, %) of every learning rate, and the one chosen."""
+    lrs = sorted({lr for r in rows for lr in r["grid"]})
+    header = ["architecture", "kernel", "density", *(f"lr {v:g}" for v in lrs), "chosen"]
+    cells = []
+    for r in rows:
+        score = dict(zip(r["grid"], r["scores"]))
+        cells.append([arch_label(r["arch"]), _kernel(r["kernel_size"]), r["density"],
+                      *(f"{score[v]:.2f}" if v in score else "–" for v in lrs), f"{r['chosen']:g}"])
+    return tables.markdown(header, cells)
+
+
+def _star(lr, best) -> str:
+    return " ★" if lr == best else ""
+
+
+def ranking_markdown(rows) -> str:
+    """A Markdown table of :func:`~wconv.experiments.classify_analysis.ranking_agreement` rows: short and
+    full-length validation top-1 and full-length test top-1 per lr; ★ marks each side's best."""
+    header = ["architecture", "kernel", "density", "lr", "short val top-1 (%)",
+              "full val top-1 (%)", "full test top-1 (%)"]
+    cells = []
+    for r in rows:
+        for i, lr in enumerate(r["grid"]):
+            cells.append([arch_label(r["arch"]), _kernel(r["kernel_size"]), r["density"], f"{lr:g}",
+                          f"{r['short'][i]:.2f}{_star(lr, r['best_short'])}",
+                          f"{r['full'][i]:.2f}{_star(lr, r['best_full'])}", f"{r['full_test'][i]:.2f}"])
+    return tables.markdown(header, cells)
+
+
+# --------------------------------------------------------------------------- findings
+
+def verdict(row: dict) -> str:
+    """What a paired row says: ``'weighted better'`` or ``'weighted worse'`` when its 95%
+    interval lies above or below 0, else ``'no significant difference'`` (a missing
+    interval says nothing either)."""
+    if row["ci_low"] > 0:
+        return "weighted better"
+    if row["ci_high"] < 0:
+        return "weighted worse"
+    return "no significant difference"
+
+
+def verdicts(rows) -> str:
+    """One line per :func:`~wconv.experiments.classify_analysis.paired` row: the arm, the split, its
+    :func:`verdict`, the mean difference and the number of pairs, e.g.
+    ``'vgg11 3×3      paper: test weighted better (+3.22 pp, n=3)'``."""
+    return "\n".join(
+        f"{r['arch']} {_kernel(r['kernel_size'])} {r['density']:>10}: "
+        f"{r['metric'].split('_')[0]} {verdict(r)} ({tables.signed(r['mean'])} pp, n={r['n']})"
+        for r in rows)
+
+
+def per_seed(records, arms=("paper", "reparam"), archs=("vgg11", "resnet20"), kernel_size: int = 3,
+             metric: str = "test_top1", seeds=(0, 1, 2)) -> str:
+    """The stored ``metric`` of ``arms`` seed by seed, one line per architecture (the control
+    beside the arm it should follow), e.g.
+    ``'vgg11 test top-1 per seed  paper: [11.61, 13.11, 12.79]  reparam: [11.77, 12.84, 12.03]'``."""
+    lines = []
+    for arch in archs:
+        by_seed = {(r["config"]["density"], r["config"]["seed"]): r["final"][metric]
+                   for r in records
+                   if r["config"]["arch"] == arch and r["config"]["kernel_size"] == kernel_size}
+        what = metric.replace("_top1", " top-1")
+        lines.append(f"{arch} {what} per seed " + " ".join(
+            f" {arm}: {[by_seed[(arm, s)] for s in seeds]}" for arm in arms))
+    return "\n".join(lines)
+
+
+def beside_paper_markdown(summary, budget, device: str,
+                          published: str = "weighted_vgg_cifar100") -> str:
+    """The paper's standard and weighted VGG test top-1 beside ours (VGG-11-BN 3×3,
+    ``uniform`` and ``paper``), with the settings that differ.
+
+    Args:
+        summary: :func:`~wconv.experiments.classify_analysis.summarize` rows.
+        budget: the :class:`~wconv.experiments.classify.Budget` the runs used.
+        device: where they ran (a record's ``environment['device']``).
+        published: the key of the paper's numbers in :data:`~wconv.views.published.PUBLISHED`.
+    """
+    paper = PUBLISHED[published]
+    ours = {r["density"]: r for r in summary if r["arch"] == "vgg11" and r["kernel_size"] == 3}
+    standard, weighted = ours["uniform"]["test_top1_mean"], ours["paper"]["test_top1_mean"]
+    setting = (f"VGG-11 width {budget.width_of('vgg11')}, "
+               f"{budget.n_per_class - budget.val_per_class} img/class, {budget.epochs} epochs, "
+               f"den {list(_density.PAPER_DEN[3])}, {device}, mean of {ours['paper']['n']} seeds")
+    rows = [["paper", f"{paper['standard_top1']:.2f}", f"{paper['weighted_top1']:.2f}",
+             tables.signed(paper["weighted_top1"] - paper["standard_top1"]), PAPER_SETTING],
+            ["this book", f"{standard:.2f}", f"{weighted:.2f}", tables.signed(weighted - standard),
+             setting]]
+    return tables.markdown(["", "standard (%)", "weighted (%)", "difference (pp)", "setting"], rows)
+
+
+# --------------------------------------------------------------------------- plots
+
+_CURVE_LABELS = {"val_top1": "validation top-1 accuracy (%)",
+                 "train_loss": "training loss (cross-entropy, nats)",
+                 "val_loss": "validation loss (cross-entropy, nats)",
+                 "train_top1": "training top-1 accuracy (%)"}
+
+
+def plot_learning_curves(records, arch: str, kernel_size: int, metric: str = "val_top1", ax=None):
+    """Mean (line) and min-max over seeds (band) of ``metric`` per epoch, one colour per arm
+    (``final`` runs of ``arch`` at ``kernel_size``). Returns the axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    groups: dict = {}
+    for r in records:
+        c = r["config"]
+        if c.get("role", "final") == "final" and c["arch"] == arch and c["kernel_size"] == kernel_size:
+            groups.setdefault(c["density"], []).append(r)
+    for dens, rs in groups.items():
+        curves = torch.tensor([[e[metric] for e in r["epochs"]] for r in rs], dtype=torch.float64)
+        epochs = range(1, curves.shape[1] + 1)
+        line, = ax.plot(epochs, curves.mean(0).tolist(), marker="o", ms=3,
+                        label=f"{dens} (n={len(rs)})")
+        ax.fill_between(epochs, curves.min(0).values.tolist(), curves.max(0).values.tolist(),
+                        color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(_CURVE_LABELS.get(metric, metric))
+    ax.set_title(f"{arch_label(arch)}, {_kernel(kernel_size)} kernels")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_paired(rows, ax=None):
+    """:func:`~wconv.experiments.classify_analysis.paired` differences with their 95% confidence
+    intervals, one row per comparison. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
+    labels = [f"{arch_label(r['arch'])} {_kernel(r['kernel_size'])}: {r['density']}" for r in rows]
+    y = list(range(len(rows)))[::-1]
+    means = [r["mean"] for r in rows]
+    err = [[r["mean"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mean"] for r in rows]]
+    ax.errorbar(means, y, xerr=err, fmt="o", capsize=3)
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    metric = rows[0]["metric"].replace("_top1", " top-1") if rows else ""
+    base = rows[0]["baseline"] if rows else ""
+    ax.set_xlabel(f"{metric} accuracy difference vs {base} (percentage points, 95% CI)")
+    ax.grid(alpha=0.3, axis="x")
+    return ax
