@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT, build_book, toc_docnames
+from conftest import ROOT, build_book
 
 REPO_URL = "https://github.com/wconv-book/wconv"
 BRANCH = "main"

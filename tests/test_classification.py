@@ -6,7 +6,7 @@ import re
 import matplotlib
 import pytest
 
-from wconv.experiments import classify, classify_analysis
+from wconv.experiments import classify, classify_analysis, classify_grid
 from wconv.views import classification
 from wconv.views.published import PUBLISHED
 
@@ -67,7 +67,7 @@ def test_verdicts_read_the_interval():
 
 
 def test_chapter4_findings_from_the_stored_quick_runs():
-    records = classify.stored_records("chapter4", "quick")
+    records = classify_grid.stored_records("chapter4", "quick")
     diffs = classify_analysis.paired(records, baseline="uniform", metric="test_top1")
     lines = classification.verdicts(diffs).splitlines()
     assert lines[0] == "vgg11 3×3      paper: test weighted better (+3.22 pp, n=3)"
@@ -96,7 +96,7 @@ def test_chapter4_types_no_published_number_and_builds_no_table():
 
 
 def test_plots_draw_and_label():
-    records = classify.stored_records("chapter4", "quick")
+    records = classify_grid.stored_records("chapter4", "quick")
     ax = classification.plot_learning_curves(records, "vgg11", 3, "train_loss")
     assert ax.get_ylabel() == "training loss (cross-entropy, nats)" and len(ax.lines) == 5
     assert ax.get_title() == "VGG-11-BN, 3×3 kernels"

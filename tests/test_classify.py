@@ -1,7 +1,6 @@
 """Chapter 4's experiments: budgets, tuned learning rates, grid order, status, migrated results."""
 import importlib.util
 import json
-import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from wconv.experiments import classify, classify_analysis, results, train
+from wconv.experiments import classify, classify_analysis, classify_grid, precision, results, tuning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,11 +43,11 @@ def test_quick_is_the_former_book_budget_and_book_trains_the_standard_models():
 
 def test_bfloat16_is_the_default_where_supported_and_recorded(monkeypatch):
     cfg = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1)
-    assert cfg["precision"] == train.default_precision() and cfg["precision"] in train.PRECISIONS
+    assert cfg["precision"] == precision.default_precision() and cfg["precision"] in precision.PRECISIONS
     assert "--precision " + cfg["precision"] in classify.command(cfg)
-    monkeypatch.setattr(train, "bfloat16_supported", lambda device=None: True)
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: True)
     on = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1)
-    monkeypatch.setattr(train, "bfloat16_supported", lambda device=None: False)
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: False)
     off = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1)
     assert on["precision"] == "bfloat16" and off["precision"] == "float32"
     assert results.config_key(on) != results.config_key(off)   # the arithmetic is part of the key
@@ -94,18 +93,12 @@ def test_learnable_arm_starts_at_the_paper_density_from_the_same_weights():
 
 # --------------------------------------------------------------------------- tuning
 
-def test_select_lr_takes_the_best_and_ties_go_to_the_smaller_lr():
-    assert classify.select_lr([(0.05, 40.0), (0.1, 42.5), (0.2, 41.0)]) == 0.1
-    assert classify.select_lr([(0.2, 42.5), (0.1, 42.5), (0.05, 40.0)]) == 0.1
-    assert classify.select_lr([(0.2, 7.0)]) == 0.2
-    with pytest.raises(ValueError, match="at least one"):
-        classify.select_lr([])
-
-
-def test_select_lr_is_a_generic_grid_choice_where_a_diverged_run_loses():
-    assert classify.select_lr(iter([(1, 3.0), (3, 3.0), (2, 1.0)])) == 1.0   # any pairs, any order
-    assert classify.select_lr([(0.4, math.nan), (0.05, 10.0), (0.1, 20.0)]) == 0.1
-    assert classify.select_lr([(0.4, math.nan), (0.2, math.nan)]) == 0.2   # all diverged: the tie rule
+def test_the_tuning_choice_is_the_shared_rule_with_exact_ties(tmp_path):
+    """classify chooses with wconv.experiments.tuning.choose_lr, no tie tolerance."""
+    _store_tuning(tmp_path)
+    for (arch, k, dens), values in TUNING_SCORES.items():
+        chosen = classify.choose_lr(arch, dens, k, "book", tmp_path)["chosen"]
+        assert chosen == tuning.choose_lr(classify.BUDGETS["book"].lr_grid, values, tie=0.0)
 
 
 def _store(config, results_dir, val_top1, test_top1=None, epochs=None):
@@ -161,7 +154,7 @@ def test_choose_lr_reads_the_stored_tuning_runs(tmp_path):
 # --------------------------------------------------------------------------- grids
 
 def test_tuned_grid_order_tuning_first_then_finals_seed_by_seed():
-    steps = classify.plan("chapter4", "book", seeds=(0, 1, 2))
+    steps = classify_grid.plan("chapter4", "book", seeds=(0, 1, 2))
     key = lambda p: (p.arch, p.kernel_size, p.density)  # noqa: E731
     # the most important runs first: ResNet-20 3x3 uniform/paper tuning, then their finals
     assert [(p.density, p.role, p.lr) for p in steps[:8]] == [
@@ -173,30 +166,30 @@ def test_tuned_grid_order_tuning_first_then_finals_seed_by_seed():
     assert list(dict.fromkeys(order)) == [
         ("resnet20", 3, "uniform"), ("resnet20", 3, "paper"), ("resnet20", 3, "reparam"),
         ("resnet20", 3, "learnable"), ("vgg11", 3, "uniform"), ("vgg11", 3, "paper"),
-        (*classify.LARGE_KERNEL, "uniform"), (*classify.LARGE_KERNEL, "paper"),
-        (*classify.LARGE_KERNEL, "gaussian"), (*classify.LARGE_KERNEL, "triangular")]
+        (*classify_grid.LARGE_KERNEL, "uniform"), (*classify_grid.LARGE_KERNEL, "paper"),
+        (*classify_grid.LARGE_KERNEL, "gaussian"), (*classify_grid.LARGE_KERNEL, "triangular")]
     for i, p in enumerate(steps):   # every final and sweep comes after all of its tuning runs
         if p.role != "tuning":
             tunings = [j for j, q in enumerate(steps) if q.role == "tuning" and key(q) == key(p)]
             assert len(tunings) == 4 and max(tunings) < i, p
     sweep = [(p.density, p.lr) for p in steps if p.role == "sweep"]
     assert sweep == [(d, lr) for d in ("uniform", "paper") for lr in (0.05, 0.1, 0.2, 0.4)]
-    assert [p for p in classify.plan("chapter4-tuning", "book")] == [p for p in steps if p.role == "tuning"]
+    assert [p for p in classify_grid.plan("chapter4-tuning", "book")] == [p for p in steps if p.role == "tuning"]
     with pytest.raises(ValueError, match="budget 'quick' has a fixed lr: it has no tuning runs"):
-        classify.plan("chapter4-tuning", "quick")
+        classify_grid.plan("chapter4-tuning", "quick")
 
 
 def test_tuned_grid_finals_record_the_choice(tmp_path):
     with pytest.raises(classify.MissingTuningError, match="--grid chapter4-tuning --budget book"):
-        classify.grid("chapter4", "book", results_dir=tmp_path)
-    big_arch, big_k = classify.LARGE_KERNEL
+        classify_grid.grid("chapter4", "book", results_dir=tmp_path)
+    big_arch, big_k = classify_grid.LARGE_KERNEL
     scores = {**TUNING_SCORES, **{(big_arch, big_k, d): (30.0, 30.0, 29.0, 28.0)
                                   for d in ("uniform", "paper", "gaussian", "triangular")}}
     _store_tuning(tmp_path, scores=scores)
-    configs = classify.grid("chapter4", "book", seeds=(0, 1, 2), results_dir=tmp_path)
+    configs = classify_grid.grid("chapter4", "book", seeds=(0, 1, 2), results_dir=tmp_path)
     finals = [c for c in configs if c["role"] in ("final", "reference")]
     for c in finals:
-        expected = classify.select_lr(zip((0.05, 0.1, 0.2, 0.4), scores[(c["arch"], c["kernel_size"], c["density"])]))
+        expected = tuning.choose_lr((0.05, 0.1, 0.2, 0.4), scores[(c["arch"], c["kernel_size"], c["density"])])
         assert c["lr"] == c["lr_selection"]["chosen"] == expected, c["name"]
         assert [s for _, s in c["lr_selection"]["scores"]] == list(scores[(c["arch"], c["kernel_size"], c["density"])])
     assert {c["lr"] for c in finals if c["density"] == "reparam"} == {0.2}
@@ -217,12 +210,12 @@ def test_tuned_grid_finals_record_the_choice(tmp_path):
 def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
     first = classify.make_config("resnet20", "uniform", 3, 0, "book", role="tuning", lr=0.05)
     _store(first, tmp_path, 50.0)
-    rows = classify.status("chapter4", "book", results_dir=tmp_path)
+    rows = classify_grid.status("chapter4", "book", results_dir=tmp_path)
     assert rows[0]["state"] == "stored" and rows[0]["minutes"] == pytest.approx(2.0)
     assert rows[1]["state"] == "to run" and rows[1]["minutes"] == pytest.approx(0.5 * 4.1)  # stored epoch time
     assert rows[8]["state"] == "waits for tuning" and rows[8]["name"] == "resnet20-k3-uniform-s0-book"
     assert rows[8]["minutes"] == pytest.approx(0.5 * 18.1)
-    text = classify.format_status(rows)
+    text = classify_grid.format_status(rows)
     assert "stored: 1 runs, took 2 min (0.0 h)" in text and "waits for tuning: 39 runs, estimated" in text
     assert "one sweep row per arm counts twice" in text
     proc = subprocess.run([sys.executable, "-m", "wconv", "train", "--grid", "chapter4", "--budget", "book",
@@ -236,7 +229,7 @@ def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
 
 @pytest.mark.parametrize("budget", ["quick", "smoke"])
 def test_every_stored_chapter4_run_loads_after_the_migration(budget):
-    configs = classify.grid("chapter4", budget, seeds=(0, 1, 2))
+    configs = classify_grid.grid("chapter4", budget, seeds=(0, 1, 2))
     assert len(configs) == 42
     for c in configs:
         record = results.load(c)
@@ -264,7 +257,7 @@ def test_migrated_runs_keep_their_numbers(budget):
     proc = _git("cat-file", "-e", "c03a6cf:results/classify")
     if proc is None or proc.returncode != 0:
         pytest.skip("the pre-migration files (commit c03a6cf) are not in this checkout's history")
-    for c in classify.grid("chapter4", budget, seeds=(0, 1, 2)):
+    for c in classify_grid.grid("chapter4", budget, seeds=(0, 1, 2)):
         record = results.load(c)
         old = _old_file(f"{record['migrated_from']['name']}-{record['migrated_from']['key']}.json")
         assert record["final"] == old["final"] and record["epochs"] == old["epochs"]
@@ -314,13 +307,13 @@ def test_tuned_pipeline_end_to_end_on_cifar100(tmp_path, monkeypatch):
     """The first stage of the book grid, the sweep and the reference at a seconds-size budget:
     tuning runs first, finals with the chosen lr, interrupted and restarted without retraining."""
     monkeypatch.setitem(classify.BUDGETS, "tiny", TINY)
-    full_plan = classify.plan
+    full_plan = classify_grid.plan
 
     def first_stage(name, budget, seeds):
         return [p for p in full_plan(name, budget, seeds)
                 if p.arch == "resnet20" and p.kernel_size == 3 and p.density in ("uniform", "paper")]
 
-    monkeypatch.setattr(classify, "plan", first_stage)
+    monkeypatch.setattr(classify_grid, "plan", first_stage)
     kw = dict(results_dir=tmp_path / "results", checkpoint_dir=tmp_path / "ck", progress=False)
     trained = []
 
@@ -333,10 +326,10 @@ def test_tuned_pipeline_end_to_end_on_cifar100(tmp_path, monkeypatch):
             raise Stop
 
     with pytest.raises(Stop):
-        classify.run_plan("chapter4", "tiny", (0, 1), report=stop_after_five, **kw)
+        classify_grid.run_plan("chapter4", "tiny", (0, 1), report=stop_after_five, **kw)
     assert [t for _, t in trained] == [True] * 5
     trained.clear()
-    records = classify.run_plan("chapter4", "tiny", (0, 1),
+    records = classify_grid.run_plan("chapter4", "tiny", (0, 1),
                                 report=lambda i, n, c, r, t: trained.append((c["name"], t)), **kw)
     assert [t for _, t in trained] == [False] * 5 + [True] * (len(trained) - 5)
     roles = [r["config"]["role"] for r in records]
@@ -344,14 +337,14 @@ def test_tuned_pipeline_end_to_end_on_cifar100(tmp_path, monkeypatch):
     assert roles == ["tuning"] * 4 + ["final"] * 4 + ["sweep"] * 2 + ["reference"]
     for r in records:
         c = r["config"]
-        assert c["precision"] == train.default_precision() and c["label_smoothing"] == 0.1
+        assert c["precision"] == precision.default_precision() and c["label_smoothing"] == 0.1
         assert len(r["epochs"]) == {"tuning": 1, "reference": 3}.get(c["role"], 2)
         assert 0 <= r["final"]["test_top1"] <= 100 and r["data"]["test_size"] == 100
         if c["role"] in ("final", "reference"):
             selection = classify.choose_lr("resnet20", c["density"], 3, "tiny", kw["results_dir"])
             assert c["lr_selection"] == selection and c["lr"] == selection["chosen"]
     assert not list((tmp_path / "ck").glob("*.pt"))
-    stored = classify.stored_records("chapter4", "tiny", (0, 1), kw["results_dir"])
+    stored = classify_grid.stored_records("chapter4", "tiny", (0, 1), kw["results_dir"])
     assert [r["config"]["name"] for r in stored] == [r["config"]["name"] for r in records]
     assert len(classify_analysis.tuning_table(stored)) == 2
     assert len(classify_analysis.ranking_agreement(stored)) == 2

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from wconv.experiments import classify, classify_analysis, stats
+from wconv.experiments import classify_analysis, classify_grid, stats
 
 
 def _fake(arch, k, dens, seed, role="final", lr=0.1, val=50.0, test=49.0, budget="book"):
@@ -76,7 +76,7 @@ def test_tuning_table_and_short_vs_full_ranking():
 
 def test_chapter4_numbers_from_the_stored_quick_runs():
     """What chapter 4 prints from the committed results (no data needed, nothing trained)."""
-    records = classify.stored_records("chapter4", "quick")
+    records = classify_grid.stored_records("chapter4", "quick")
     assert len(records) == 42
     summary = {(r["arch"], r["kernel_size"], r["density"]): r
                for r in classify_analysis.summarize(records)}

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from wconv.experiments import classify, results
+from wconv.experiments import classify, classify_grid, results
 
 CONFIG = {"task": "demo", "name": "vgg11-k3", "lr": 0.05, "epochs": 2, "seed": 0}
 RECORD = {"final": {"val_top1": 12.5}, "epochs": [{"epoch": 1}, {"epoch": 2}]}
@@ -66,7 +66,7 @@ def test_classification_configs_and_commands():
     assert classify.command(cfg) == ("python -m wconv train --arch resnet20 --density gaussian "
                                      "--kernel-size 5 --seed 2 --budget smoke")
     assert results.config_key(cfg) != results.config_key(dict(cfg, seed=3))
-    configs = classify.grid("chapter4", "smoke", seeds=(0, 1, 2))
+    configs = classify_grid.grid("chapter4", "smoke", seeds=(0, 1, 2))
     assert len(configs) == 3 * (2 * 5 + 4) and len({results.config_key(c) for c in configs}) == 42
 
 

@@ -37,18 +37,18 @@ from .density import KERNEL_SIZES
 def _train(args) -> int:
     import torch
 
-    from .experiments import classify, results, train
+    from .experiments import classify, classify_grid, results, train
 
     if args.grid is not None:
         try:
-            classify.plan(args.grid, args.budget, tuple(args.seeds))
+            classify_grid.plan(args.grid, args.budget, tuple(args.seeds))
         except ValueError as error:   # e.g. a tuning grid of a fixed-lr budget
             raise SystemExit(f"error: {error}") from None
     if args.status:
         if args.grid is None:
             raise SystemExit("--status lists a grid: give --grid")
-        rows = classify.status(args.grid, args.budget, tuple(args.seeds), args.results_dir)
-        print(classify.format_status(rows))
+        rows = classify_grid.status(args.grid, args.budget, tuple(args.seeds), args.results_dir)
+        print(classify_grid.format_status(rows))
         return 0
 
     def report(i, n, config, record, trained):
@@ -62,7 +62,7 @@ def _train(args) -> int:
 
     try:
         if args.grid is not None:
-            classify.run_plan(args.grid, args.budget, tuple(args.seeds), root=args.data_root,
+            classify_grid.run_plan(args.grid, args.budget, tuple(args.seeds), root=args.data_root,
                               results_dir=args.results_dir, progress=not args.no_progress,
                               force=args.force, report=report)
         else:
@@ -99,11 +99,11 @@ def _add_run_arguments(p, archs, densities, budgets, grids, arch, density, kerne
 
 
 def add_train(subparsers) -> None:
-    from .experiments import classify
+    from .experiments import classify, classify_grid
     from .experiments.precision import PRECISIONS
 
     p = subparsers.add_parser("train", help="train (or load) classification runs on reduced CIFAR-100")
-    _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify.GRIDS,
+    _add_run_arguments(p, classify.ARCHS, classify.ARMS, classify.BUDGETS, classify_grid.GRIDS,
                        arch="vgg11", density="paper", kernel_size=3)
     p.add_argument("--role", default="final", choices=classify.ROLES,
                    help="one run's role (tuned budgets): tuning and sweep runs take --lr")
@@ -195,7 +195,7 @@ def add_denoise(subparsers) -> None:
 
 
 def _throughput(args) -> int:
-    from .experiments import bench, classify
+    from .experiments import bench
 
     out = []
     for arch in args.arch:
@@ -208,7 +208,7 @@ def _throughput(args) -> int:
                   f"ratio {r['ratio']:.3f} (median of rounds {r['paired_ratio']:.3f})", file=sys.stderr,
                   flush=True)
         else:
-            r = classify.compare_throughput(arch, args.kernel_size, args.density, args.budget,
+            r = bench.compare_throughput(arch, args.kernel_size, args.density, args.budget,
                                             steps=args.steps, rounds=args.rounds)
         out.append(r)
     print(json.dumps(out[0] if len(out) == 1 else out, indent=1))

@@ -33,7 +33,8 @@ from ..density import PAPER_OPTIMUM_7X7
 from ..surgery import fold
 
 __all__ = ["LayerShape", "SHAPES", "PROFILE_RUNS", "overhead_scaling", "naive_weighted_conv2d", "time_pair", "benchmark_shape",
-           "run", "summarize", "format_table", "engine_vs_plain"]
+           "run", "summarize", "format_table", "engine_vs_plain",
+           "compare_throughput"]
 
 
 @dataclass(frozen=True)
@@ -339,3 +340,32 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
             "density": density, "budget": config["budget"], "width": config["width"],
             "batch_size": config["batch_size"], "precision": precision, "steps": steps,
             "rounds": rounds, "threads": torch.get_num_threads(), "device": device.type}
+
+
+def compare_throughput(arch: str = "vgg11", kernel_size: int = 3, density: str = "paper",
+                       budget: str | None = None, steps: int = 10, rounds: int = 5,
+                       device=None) -> dict:
+    """Training images/s of the standard and the weighted model, side by side.
+
+    Both models are built as in :func:`wconv.experiments.classify.build` with the budget's width, batch
+    size and precision (``auto``: this machine's); see :func:`wconv.experiments.train.throughput`.
+    Returns ``{'standard': ips, 'weighted': ips, 'ratio': weighted / standard, ...}``.
+    """
+    from . import budgets, classifiers, classify, precision, train
+
+    _, b = budgets.lookup(budget, classify.BUDGETS)
+    chosen = precision.resolve_precision(b.precision, device)
+    width = b.width_of(arch)
+    torch.manual_seed(0)
+    standard = classifiers.build_model(arch, 100, kernel_size, None, width)
+    weighted = classifiers.build_model(arch, 100, kernel_size, density, width)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(b.batch_size, 3, 32, 32, generator=g)
+    y = torch.randint(0, 100, (b.batch_size,), generator=g)
+    r = train.throughput({"standard": standard, "weighted": weighted}, lambda: (x, y),
+                          nn.functional.cross_entropy, steps=steps, rounds=rounds, device=device,
+                          precision=chosen)
+    return {"standard": r["standard"], "weighted": r["weighted"], "ratio": r["ratio/weighted"],
+            "arch": arch, "kernel_size": kernel_size, "density": density,
+            "batch_size": b.batch_size, "width": width, "precision": chosen,
+            "threads": torch.get_num_threads()}

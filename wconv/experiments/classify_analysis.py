@@ -1,7 +1,7 @@
 r"""The numbers chapter 4 reports, computed from stored classification records.
 
 Every function takes records as :func:`wconv.experiments.classify.run` returns them (or
-:func:`~wconv.experiments.classify.stored_records` loads them: ``config``, ``final``,
+:func:`~wconv.experiments.classify_grid.stored_records` loads them: ``config``, ``final``,
 ``wall_time_s``, ...) and returns one plain dict per row, in first-seen order; nothing is
 trained and nothing is formatted (:mod:`wconv.views.classification` writes the tables).
 Only ``final`` runs enter :func:`summarize` and :func:`paired`; :func:`tuning_table` and
@@ -9,8 +9,8 @@ Only ``final`` runs enter :func:`summarize` and :func:`paired`; :func:`tuning_ta
 
 Example::
 
-    >>> from wconv.experiments import classify, classify_analysis
-    >>> records = classify.stored_records("chapter4", "quick")
+    >>> from wconv.experiments import classify_analysis, classify_grid
+    >>> records = classify_grid.stored_records("chapter4", "quick")
     >>> row = classify_analysis.paired(records, baseline="uniform")[0]
     >>> row["arch"], row["kernel_size"], row["density"], row["n"]
     ('vgg11', 3, 'paper', 3)
@@ -21,7 +21,8 @@ import math
 import warnings
 
 from . import stats as _stats
-from .classify import TUNING_METRIC, TUNING_SEED, select_lr
+from .classify import TUNING_METRIC, TUNING_SEED
+from . import tuning
 
 __all__ = ["summarize", "paired", "tuning_table", "ranking_agreement"]
 
@@ -94,7 +95,7 @@ def tuning_table(records) -> list[dict]:
 
     One row per (arch, kernel size, density) with tuning runs, in first-seen
     order: ``grid`` (the tuned values), ``scores`` (final validation top-1 of
-    each, in grid order), ``chosen`` (:func:`select_lr`), ``epochs`` (of a tuning
+    each, in grid order), ``chosen`` (:func:`wconv.experiments.tuning.choose_lr`), ``epochs`` (of a tuning
     run), and ``recorded``: the choices the arm's final runs in ``records`` carry
     in their ``lr_selection`` (a stored final always agrees: its configuration,
     hence its key, was made from these runs).
@@ -111,7 +112,7 @@ def tuning_table(records) -> list[dict]:
                            if _role(r) in ("final", "reference") and _group_key(r) == (arch, k, dens)
                            and r["config"].get("lr_selection")})
         rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs,
-                     "scores": scores, "chosen": select_lr(zip(lrs, scores)),
+                     "scores": scores, "chosen": tuning.choose_lr(lrs, scores),
                      "epochs": by_lr[lrs[0]]["config"]["epochs"], "recorded": recorded})
     return rows
 
@@ -123,7 +124,7 @@ def ranking_agreement(records, metric: str = TUNING_METRIC) -> list[dict]:
     :data:`TUNING_SEED` (``sweep`` runs, plus the seed-0 ``final`` at the chosen
     lr), one row: ``grid``; ``short`` and ``full``, the tuning and full-length
     scores (``metric``, validation top-1) per lr; ``full_test``, test top-1 of the
-    full runs; ``best_short`` and ``best_full`` (:func:`select_lr`); ``agree``
+    full runs; ``best_short`` and ``best_full`` (:func:`wconv.experiments.tuning.choose_lr`); ``agree``
     (same best lr); and ``kendall_tau`` between the two rankings
     (``scipy.stats.kendalltau``, NaN with fewer than 2 values or a constant side).
     """
@@ -152,7 +153,7 @@ def ranking_agreement(records, metric: str = TUNING_METRIC) -> list[dict]:
         arch, k, dens = key
         rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs, "short": s,
                      "full": f, "full_test": [by_lr[lr]["test_top1"] for lr in lrs],
-                     "best_short": select_lr(zip(lrs, s)), "best_full": select_lr(zip(lrs, f)),
+                     "best_short": tuning.choose_lr(lrs, s), "best_full": tuning.choose_lr(lrs, f),
                      "kendall_tau": float(tau) if tau is not None and math.isfinite(tau) else float("nan")})
         rows[-1]["agree"] = rows[-1]["best_short"] == rows[-1]["best_full"]
     return rows

@@ -42,7 +42,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from . import results as _results
-from .precision import check_precision, forward, resolve_precision
+from .precision import forward, resolve_precision
 
 __all__ = ["fit", "evaluate", "topk_accuracy", "accuracy_metrics", "make_optimizer",
            "make_scheduler", "onecycle_factor", "OPTIMIZERS", "SCHEDULES", "ONECYCLE_WARMUP",
