@@ -36,7 +36,7 @@ def test_quick_is_the_former_book_budget_and_book_trains_the_standard_models():
     assert (book.n_per_class, book.val_per_class, book.test_per_class) == (500, 50, None)  # 450/50, all test
     assert book.width_of("resnet20") == 1.0 and book.width_of("vgg11") == 0.25
     assert book.nesterov and book.schedule == "onecycle" and book.label_smoothing == 0.1
-    assert book.tuned and book.lr is None and book.lr_grid == (0.05, 0.1, 0.2, 0.4)
+    assert book.tuned and book.lr is None and book.lr_grid == (0.05, 0.1, 0.2, 0.4, 0.8)
     assert book.tuning_epochs < book.epochs < book.reference_epochs
     assert set(classify.BUDGETS) == {"smoke", "quick", "book", "full"}
 
@@ -71,7 +71,7 @@ def test_label_smoothing_is_in_the_training_loss_only():
 
 @pytest.mark.parametrize("kwargs, pattern", [
     (dict(budget="quick", role="tuning"), "budget 'quick' has a fixed lr"),
-    (dict(budget="book", role="tuning", lr=0.3), r"lr must be one of the budget's lr_grid \[0.05, 0.1, 0.2, 0.4\], got 0.3"),
+    (dict(budget="book", role="tuning", lr=0.3), r"lr must be one of the budget's lr_grid \[0.05, 0.1, 0.2, 0.4, 0.8\], got 0.3"),
     (dict(budget="book", role="final", lr=0.1), "comes from its tuning runs"),
     (dict(budget="book", role="warmup"), "role must be one of final, tuning, sweep, reference"),
 ])
@@ -113,10 +113,10 @@ def _store(config, results_dir, val_top1, test_top1=None, epochs=None):
     return dict(record, config=config)
 
 
-TUNING_SCORES = {  # (arch, k, density) -> val top-1 per lr of the grid (0.05, 0.1, 0.2, 0.4)
-    ("resnet20", 3, "uniform"): (50.0, 52.0, 51.0, 49.0), ("resnet20", 3, "paper"): (50.0, 51.5, 51.5, 50.0),
-    ("resnet20", 3, "reparam"): (49.0, 50.0, 53.0, 52.0), ("resnet20", 3, "learnable"): (48.0, 47.0, 46.0, 45.0),
-    ("vgg11", 3, "uniform"): (40.0, 41.0, 42.0, 41.0), ("vgg11", 3, "paper"): (40.0, 41.0, 42.0, 41.0),
+TUNING_SCORES = {  # (arch, k, density) -> val top-1 per lr of the grid (0.05, 0.1, 0.2, 0.4, 0.8)
+    ("resnet20", 3, "uniform"): (50.0, 52.0, 51.0, 49.0, 48.0), ("resnet20", 3, "paper"): (50.0, 51.5, 51.5, 50.0, 49.0),
+    ("resnet20", 3, "reparam"): (49.0, 50.0, 53.0, 52.0, 51.0), ("resnet20", 3, "learnable"): (48.0, 47.0, 46.0, 45.0, 44.0),
+    ("vgg11", 3, "uniform"): (40.0, 41.0, 42.0, 41.0, 40.0), ("vgg11", 3, "paper"): (40.0, 41.0, 42.0, 41.0, 40.0),
 }
 
 
@@ -136,11 +136,11 @@ def test_choose_lr_reads_the_stored_tuning_runs(tmp_path):
     assert f"python -m wconv train --grid chapter4-tuning --budget book --results-dir {tmp_path}" in message
     assert ("python -m wconv train --arch resnet20 --density paper --kernel-size 3 --seed 0 "
             "--budget book --role tuning --lr 0.05") in message
-    assert len(missing.value.missing) == 4
+    assert len(missing.value.missing) == 5
     _store_tuning(tmp_path)
     selection = classify.choose_lr("resnet20", "paper", 3, "book", tmp_path)
-    assert selection == {"grid": [0.05, 0.1, 0.2, 0.4], "epochs": 4, "seed": 0, "metric": "val_top1",
-                         "scores": [[0.05, 50.0], [0.1, 51.5], [0.2, 51.5], [0.4, 50.0]], "chosen": 0.1}  # a tie
+    assert selection == {"grid": [0.05, 0.1, 0.2, 0.4, 0.8], "epochs": 4, "seed": 0, "metric": "val_top1",
+                         "scores": [[0.05, 50.0], [0.1, 51.5], [0.2, 51.5], [0.4, 50.0], [0.8, 49.0]], "chosen": 0.1}  # a tie
     assert classify.choose_lr("resnet20", "paper", 3, "book", tmp_path) == selection  # deterministic
     final = classify.make_config("resnet20", "paper", 3, 2, "book", results_dir=tmp_path)
     assert final["lr"] == 0.1 and final["lr_selection"] == selection and final["role"] == "final"
@@ -157,9 +157,9 @@ def test_tuned_grid_order_tuning_first_then_finals_seed_by_seed():
     steps = classify_grid.plan("chapter4", "book", seeds=(0, 1, 2))
     key = lambda p: (p.arch, p.kernel_size, p.density)  # noqa: E731
     # the most important runs first: ResNet-20 3x3 uniform/paper tuning, then their finals
-    assert [(p.density, p.role, p.lr) for p in steps[:8]] == [
-        (d, "tuning", lr) for d in ("uniform", "paper") for lr in (0.05, 0.1, 0.2, 0.4)]
-    assert [(p.density, p.seed) for p in steps[8:14]] == [
+    assert [(p.density, p.role, p.lr) for p in steps[:10]] == [
+        (d, "tuning", lr) for d in ("uniform", "paper") for lr in (0.05, 0.1, 0.2, 0.4, 0.8)]
+    assert [(p.density, p.seed) for p in steps[10:16]] == [
         (d, s) for s in (0, 1, 2) for d in ("uniform", "paper")]
     assert steps[-1].role == "reference"
     order = [key(p) for p in steps if p.role == "final"]
@@ -171,9 +171,9 @@ def test_tuned_grid_order_tuning_first_then_finals_seed_by_seed():
     for i, p in enumerate(steps):   # every final and sweep comes after all of its tuning runs
         if p.role != "tuning":
             tunings = [j for j, q in enumerate(steps) if q.role == "tuning" and key(q) == key(p)]
-            assert len(tunings) == 4 and max(tunings) < i, p
+            assert len(tunings) == 5 and max(tunings) < i, p
     sweep = [(p.density, p.lr) for p in steps if p.role == "sweep"]
-    assert sweep == [(d, lr) for d in ("uniform", "paper") for lr in (0.05, 0.1, 0.2, 0.4)]
+    assert sweep == [(d, lr) for d in ("uniform", "paper") for lr in (0.05, 0.1, 0.2, 0.4, 0.8)]
     assert [p for p in classify_grid.plan("chapter4-tuning", "book")] == [p for p in steps if p.role == "tuning"]
     with pytest.raises(ValueError, match="budget 'quick' has a fixed lr: it has no tuning runs"):
         classify_grid.plan("chapter4-tuning", "quick")
@@ -183,13 +183,13 @@ def test_tuned_grid_finals_record_the_choice(tmp_path):
     with pytest.raises(classify.MissingTuningError, match="--grid chapter4-tuning --budget book"):
         classify_grid.grid("chapter4", "book", results_dir=tmp_path)
     big_arch, big_k = classify_grid.LARGE_KERNEL
-    scores = {**TUNING_SCORES, **{(big_arch, big_k, d): (30.0, 30.0, 29.0, 28.0)
+    scores = {**TUNING_SCORES, **{(big_arch, big_k, d): (30.0, 30.0, 29.0, 28.0, 27.0)
                                   for d in ("uniform", "paper", "gaussian", "triangular")}}
     _store_tuning(tmp_path, scores=scores)
     configs = classify_grid.grid("chapter4", "book", seeds=(0, 1, 2), results_dir=tmp_path)
     finals = [c for c in configs if c["role"] in ("final", "reference")]
     for c in finals:
-        expected = tuning.choose_lr((0.05, 0.1, 0.2, 0.4), scores[(c["arch"], c["kernel_size"], c["density"])])
+        expected = tuning.choose_lr((0.05, 0.1, 0.2, 0.4, 0.8), scores[(c["arch"], c["kernel_size"], c["density"])])
         assert c["lr"] == c["lr_selection"]["chosen"] == expected, c["name"]
         assert [s for _, s in c["lr_selection"]["scores"]] == list(scores[(c["arch"], c["kernel_size"], c["density"])])
     assert {c["lr"] for c in finals if c["density"] == "reparam"} == {0.2}
@@ -199,11 +199,11 @@ def test_tuned_grid_finals_record_the_choice(tmp_path):
     # the sweep at the chosen lr (0.1 for uniform and paper) is the seed-0 final itself
     sweeps = [c for c in configs if c["role"] == "sweep"]
     assert sorted((c["density"], c["lr"]) for c in sweeps) == [
-        ("paper", 0.05), ("paper", 0.2), ("paper", 0.4), ("uniform", 0.05), ("uniform", 0.2),
-        ("uniform", 0.4)]
+        ("paper", 0.05), ("paper", 0.2), ("paper", 0.4), ("paper", 0.8), ("uniform", 0.05),
+        ("uniform", 0.2), ("uniform", 0.4), ("uniform", 0.8)]
     assert all(c["epochs"] == 18 for c in sweeps)
-    n_tuning = 4 * (2 + 2 + 2 + 4)
-    assert len(configs) == n_tuning + 3 * 10 + 6 + 1
+    n_tuning = 5 * (2 + 2 + 2 + 4)
+    assert len(configs) == n_tuning + 3 * 10 + 8 + 1
     assert len({results.config_key(c) for c in configs}) == len(configs)
 
 
@@ -213,10 +213,10 @@ def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
     rows = classify_grid.status("chapter4", "book", results_dir=tmp_path)
     assert rows[0]["state"] == "stored" and rows[0]["minutes"] == pytest.approx(2.0)
     assert rows[1]["state"] == "to run" and rows[1]["minutes"] == pytest.approx(0.5 * 4.1)  # stored epoch time
-    assert rows[8]["state"] == "waits for tuning" and rows[8]["name"] == "resnet20-k3-uniform-s0-book"
-    assert rows[8]["minutes"] == pytest.approx(0.5 * 18.1)
+    assert rows[10]["state"] == "waits for tuning" and rows[10]["name"] == "resnet20-k3-uniform-s0-book"
+    assert rows[10]["minutes"] == pytest.approx(0.5 * 18.1)
     text = classify_grid.format_status(rows)
-    assert "stored: 1 runs, took 2 min (0.0 h)" in text and "waits for tuning: 39 runs, estimated" in text
+    assert "stored: 1 runs, took 2 min (0.0 h)" in text and "waits for tuning: 41 runs, estimated" in text
     assert "one sweep row per arm counts twice" in text
     proc = subprocess.run([sys.executable, "-m", "wconv", "train", "--grid", "chapter4", "--budget", "book",
                            "--status", "--results-dir", str(tmp_path)], capture_output=True, text=True,
