@@ -51,6 +51,7 @@ from . import precision as _precision
 from . import results as _results
 from . import train as _train
 from . import tuning
+from .configs import check_run
 
 __all__ = ["Budget", "BUDGETS", "ARMS", "FIXED_ARMS", "ARCHS", "ARCH_LABELS", "ROLES",
            "TUNING_SEED", "TUNING_METRIC", "CONFIG_FORMAT", "CHECKPOINT_DIR",
@@ -201,14 +202,7 @@ def make_config(arch: str = "vgg11", density: str = "paper", kernel_size: int = 
             tuning runs in ``results_dir`` (:class:`MissingTuningError` if absent).
         results_dir: the results store (default the repository's ``results/``).
     """
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
-    if density not in ARMS:
-        raise ValueError(f"density must be one of {', '.join(ARMS)}; got {density!r}")
-    if kernel_size not in _density.KERNEL_SIZES:
-        raise ValueError(f"kernel_size must be one of {_density.KERNEL_SIZES}; got {kernel_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_run(arch, ARCHS, density, ARMS, kernel_size, seed)
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     name, b = _budget(budget)

@@ -21,8 +21,8 @@ import math
 import warnings
 
 from . import stats as _stats
-from .classify import TUNING_METRIC, TUNING_SEED
 from . import tuning
+from .classify import TUNING_METRIC, TUNING_SEED
 
 __all__ = ["summarize", "paired", "tuning_table", "ranking_agreement"]
 

@@ -65,6 +65,7 @@ from . import images as dd
 from . import results as _results
 from . import train as _train
 from . import tuning
+from .configs import check_run
 from .denoise_budgets import BUDGETS, estimate_minutes
 from .denoise_measures import as_float, collapsed, gains, plateau
 from .denoisers import build as build_model
@@ -146,14 +147,7 @@ def make_config(arch: str = "dncnn", density: str = "paper", kernel_size: int = 
         lr: the learning rate instead of the budget's (a tuning run; name ``-lr<lr>``).
         lr_tuning: the tuning that chose ``lr`` (:func:`lr_tuning`); a final run stores it.
     """
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
-    if density not in ARM_DENSITIES:
-        raise ValueError(f"density must be one of {', '.join(ARM_DENSITIES)}; got {density!r}")
-    if kernel_size not in _density.KERNEL_SIZES:
-        raise ValueError(f"kernel_size must be one of {_density.KERNEL_SIZES}; got {kernel_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_run(arch, ARCHS, density, ARM_DENSITIES, kernel_size, seed)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
     if not isinstance(batch_norm, bool):
