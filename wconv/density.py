@@ -552,7 +552,8 @@ def named_density(name: str, kernel_size: int):
     if name not in NAMED:
         raise ValueError(f"density must be one of {', '.join(NAMED)}; got {name!r}")
     if kernel_size not in KERNEL_SIZES:
-        raise ValueError(f"kernel_size must be one of {', '.join(map(str, KERNEL_SIZES))}; got {kernel_size!r}")
+        sizes = ", ".join(map(str, KERNEL_SIZES))
+        raise ValueError(f"kernel_size must be one of {sizes}; got {kernel_size!r}")
     if name == "uniform":
         return None
     if name == "paper":

@@ -172,7 +172,8 @@ def build_model(arch: str, num_classes: int = 100, kernel_size: int = 3, density
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}; got {arch!r}")
     if kernel_size not in KERNEL_SIZES:
-        raise ValueError(f"kernel_size must be one of {', '.join(map(str, KERNEL_SIZES))}; got {kernel_size!r}")
+        sizes = ", ".join(map(str, KERNEL_SIZES))
+        raise ValueError(f"kernel_size must be one of {sizes}; got {kernel_size!r}")
     if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
         raise ValueError(f"width must be a positive number, got {width!r}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:

@@ -130,7 +130,8 @@ class DensityExplorer:
         if kernel_size is None:
             kernel_size = 2 * len(den) + 1
         if kernel_size not in KERNEL_SIZES or isinstance(kernel_size, bool):
-            raise ValueError(f"kernel_size must be one of {', '.join(map(str, KERNEL_SIZES))}; got {kernel_size!r}")
+            sizes = ", ".join(map(str, KERNEL_SIZES))
+            raise ValueError(f"kernel_size must be one of {sizes}; got {kernel_size!r}")
         if len(den) < (kernel_size - 1) // 2:
             raise ValueError(f"kernel_size {kernel_size} needs {(kernel_size - 1) // 2} den "
                              f"values, got {den}")
