@@ -183,3 +183,38 @@ def test_live_panel_runs_the_pytorch_models():
     slider = box.children[0].children[2]
     slider.value = 50
     assert box.psnr["noisy"] < before["noisy"] - 5 and box.psnr["standard"] != before["standard"]
+
+
+@pytest.mark.requires_data("denoise/CBSD68", "denoise/Kodak24", "denoise/BSDS500/train")
+def test_study_pairs_export_the_stored_trained_models(tmp_path):
+    """Train the smoke-size study arms (tuning, then the seed-0 finals, which keep their
+    weights), and the panel's pairs are those models: the ONNX output is the PyTorch output."""
+    pytest.importorskip("onnxruntime")
+    from wconv.experiments import denoise as D
+    from wconv.experiments import export
+
+    res = tmp_path / "res"
+    pairs = (("DnCNN 3×3", ("dncnn", 3, "uniform"), ("dncnn", 3, "paper")),)
+    found, missing = dp.study_pairs("smoke", pairs, results_dir=res, out_dir=tmp_path / "onnx")
+    assert found == {} and missing == ["dncnn 3×3 standard: its learning rate is not tuned yet",
+                                       "dncnn 3×3 paper: its learning rate is not tuned yet"]
+    finals = []
+    for density in ("uniform", "paper"):
+        arm = D.Arm("dncnn", 3, density)
+        for cfg in D.tuning_configs(arm, "smoke"):
+            D.run(cfg, results_dir=res, checkpoint_dir=tmp_path / "ck", progress=False)
+        finals.append(D.run(D.final_config(arm, 0, "smoke", results_dir=res), results_dir=res,
+                            checkpoint_dir=tmp_path / "ck", progress=False))
+    found, missing = dp.study_pairs("smoke", pairs, results_dir=res, out_dir=tmp_path / "onnx")
+    assert missing == [] and list(found) == ["DnCNN 3×3"]
+    clean = dp.crop("CBSD68", "108005.png")[:, :64, :64]
+    x = dp.noisy(clean, 25, 7)
+    for (path, meta), record in zip(found["DnCNN 3×3"], finals):
+        config = record["config"]
+        assert meta["run"] == config["name"] and meta["params"] == record["parameters"]
+        assert f"{record['test']['CBSD68']['25']['mean_psnr']:.2f} dB on CBSD68" in meta["label"]
+        model = D.build(config)
+        model.load_state_dict(export.load_weights(config, res))
+        with torch.no_grad():
+            expected = model.eval()(torch.from_numpy(x)[None])[0].numpy()
+        np.testing.assert_allclose(export.run_onnx(path, x), expected, atol=1e-4)

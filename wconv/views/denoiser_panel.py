@@ -25,8 +25,8 @@ In Jupyter (a live kernel) the same comparison runs the PyTorch models with
 
 Example (a notebook cell of the book)::
 
-    from wconv import denoiser_panel, export
-    pairs = {"DnCNN 7×7": (export.to_onnx(standard, "std.onnx"), export.to_onnx(weighted, "w.onnx"))}
+    from wconv.views import denoiser_panel
+    pairs, missing = denoiser_panel.study_pairs()   # the stored models of chapter 5's study
     denoiser_panel.denoiser_panel(pairs)
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ from . import scripts
 
 __all__ = ["SIGMA_MIN", "SIGMA_MAX", "CROP", "IMAGES", "STATIC_DIR", "FOLDER", "ORT_FOLDER",
            "crop", "crops", "noise_seed", "normal", "noisy", "psnr", "reference", "stage",
-           "panel_html", "denoiser_panel", "live_panel"]
+           "panel_html", "denoiser_panel", "live_panel", "STUDY_PAIRS", "ONNX_DIR", "study_pairs"]
 
 #: The σ slider's range (0--255 scale).
 SIGMA_MIN, SIGMA_MAX = 5, 60
@@ -330,6 +330,61 @@ def denoiser_panel(pairs: dict, images: dict | None = None, **kwargs):
     from IPython.display import HTML
 
     return HTML(panel_html(pairs, images, **kwargs))
+
+
+# ----------------------------------------------------------------------------- the study's models
+
+#: The pairs the chapter shows: ``(label, standard arm, weighted arm)``, fastest first.
+STUDY_PAIRS = (("DnCNN 3×3", ("dncnn", 3, "uniform"), ("dncnn", 3, "paper")),
+               ("DnCNN 7×7", ("dncnn", 7, "uniform"), ("dncnn", 7, "paper")))
+#: Where :func:`study_pairs` writes the ONNX files it exports (git-ignored scratch).
+ONNX_DIR = settings.RUNS_DIR / "onnx"
+
+
+def study_pairs(budget: str = "book", pairs=STUDY_PAIRS, results_dir=None,
+                out_dir=None) -> tuple[dict, list[str]]:
+    """The trained models of the denoising study's seed-0 final runs, as ONNX files.
+
+    Each arm's weights are the ones its run stored beside its result
+    (:func:`wconv.experiments.export.save_weights`); the model is rebuilt from the run's
+    configuration, loaded, folded and exported (once: files are named by the run's key).
+
+    Returns:
+        ``(pairs, missing)``: ``{label: ((standard.onnx, meta), (weighted.onnx, meta))}`` for
+        :func:`denoiser_panel`, with each model's test PSNR (CBSD68, σ = 25) and parameter
+        count in its caption; and one line per arm whose run, or weights, are not stored.
+    """
+    from ..experiments import denoise, denoise_measures, export
+
+    out_dir = Path(out_dir) if out_dir is not None else ONNX_DIR
+    found, missing = {}, []
+    for label, *arms in pairs:
+        models = []
+        for arch, k, density in arms:
+            arm = denoise.Arm(arch, k, density)
+            try:
+                config = denoise.final_config(arm, 0, budget, results_dir=results_dir)
+            except denoise.TuningMissing:
+                missing.append(f"{arm.label}: its learning rate is not tuned yet")
+                continue
+            record = _results.load(config, results_dir)
+            state = export.load_weights(config, results_dir)
+            if record is None or state is None:
+                missing.append(f"{arm.label}: `{denoise.command(config)}` has not stored its "
+                               "trained weights yet")
+                continue
+            model = denoise.build(config)
+            model.load_state_dict(state)
+            path = out_dir / f"{config['name']}-{_results.config_key(config)}.onnx"
+            if not path.is_file():
+                export.to_onnx(model, path, metadata={"run": config["name"]})
+            cbsd = record["test"]["CBSD68"]["25"]["mean_psnr"]
+            flag = ", collapsed" if denoise_measures.collapsed(record) else ""
+            models.append((path, {"label": f"{arm.label} ({cbsd:.2f} dB on CBSD68 at σ = 25{flag})",
+                                  "params": record["parameters"], "run": config["name"]}))
+        if len(models) == 2:
+            found[label] = tuple(models)
+    return found, missing
 
 
 # ----------------------------------------------------------------------------- live kernel
