@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_data
 import torch
+from conftest import require_data
+from dataserver import serve_set
 from PIL import Image
 
-from dataserver import serve_set
 from wconv.experiments import datasets
 from wconv.experiments import images as dd
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -38,7 +37,7 @@ def test_official_archives_are_recorded():
     assert len(dd.DIV2K["train"].names) == 800 and dd.DIV2K["valid"].names[0] == "0801.png"
 
 
-def test_download_div2k_fetches_and_extracts_through_the_registry(file_server, monkeypatch,
+def test_div2k_is_fetched_and_extracted_through_the_registry(file_server, monkeypatch,
                                                                    tmp_path):
     rng = np.random.default_rng(0)
     images = {f"{i:04d}.png": _png_bytes(rng, 40 + i % 7, 56) for i in range(801, 804)}
@@ -47,7 +46,7 @@ def test_download_div2k_fetches_and_extracts_through_the_registry(file_server, m
     monkeypatch.setitem(datasets.SETS, "div2k-valid", spec)
     monkeypatch.setitem(dd.DIV2K, "valid", spec)
     assert dd.div2k_folder(root=tmp_path) is None
-    folder = dd.download_div2k("valid", root=tmp_path, retries=0, progress=False)
+    folder = datasets.fetch("div2k-valid", root=tmp_path, retries=0, progress=False)["div2k-valid"][0]
     assert folder == tmp_path / "DIV2K" / "DIV2K_valid_HR" == dd.div2k_folder(root=tmp_path)
     assert (folder / datasets.MARKER).is_file()
     for n, data in images.items():
@@ -55,7 +54,7 @@ def test_download_div2k_fetches_and_extracts_through_the_registry(file_server, m
         want = torch.from_numpy(np.array(Image.open(io.BytesIO(data)))).permute(2, 0, 1)
         assert torch.equal(got, want)
     requests = len(file_server.log)
-    assert dd.download_div2k("valid", root=tmp_path) == folder      # complete: no new request
+    assert datasets.fetch("div2k-valid", root=tmp_path)["div2k-valid"][0] == folder   # complete: no request
     assert len(file_server.log) == requests
     # A folder without the marker and without every image is not DIV2K.
     partial = tmp_path / "other" / "DIV2K" / "DIV2K_valid_HR"

@@ -219,10 +219,10 @@ def test_summary_rows():
     f = quadratic((0.3, 0.7))
     results = {"DIRECT-L": search.direct_search(f, 5, max_evals=20),
                "random": search.random_search(f, 5, max_evals=20, seed=0)}
-    rows = search.summary(results)
+    rows = search.summarize(results)
     assert [r["method"] for r in rows] == ["DIRECT-L", "random"]
     for row, r in zip(rows, results.values()):
         assert row["evaluations"] == 20 and row["best value"] == r.best.value
         assert row["evals to best"] == r.evals_to_best
     with pytest.raises(TypeError, match="must be a SearchResult"):
-        search.summary({"x": 1})
+        search.summarize({"x": 1})

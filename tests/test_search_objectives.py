@@ -43,7 +43,7 @@ def test_learnable_density_baseline(tmp_path):
     assert learned.layers[0][0] != list(learned.init)  # it moved
     assert all(0.05 <= v <= 1.0 for v in learned.den)
     assert learned.value == f(learned.den) and learned.evaluations == 2
-    assert search.summary({"learnable": learned})[0]["evals to best"] == 2
+    assert search.summarize({"learnable": learned})[0]["evals to best"] == 2
     trained = len(f.history)
     assert search.learnable_density_search(f, results_dir=tmp_path) == learned  # stored
     assert len(f.history) == trained

@@ -61,7 +61,7 @@ from .. import settings
 from . import datasets
 
 __all__ = [
-    "DIV2K", "SIGMAS", "SOURCES", "div2k_folder", "download_div2k", "Protocol", "protocol",
+    "DIV2K", "SIGMAS", "SOURCES", "div2k_folder", "Protocol", "protocol",
     "load_image", "load_images", "check_sigma", "noise_seed", "add_noise", "to_float", "noisy_images", "RandomPatches", "PatchLoader",
     "PHOTO_NAME", "photo", "denoising_batches",
 ]
@@ -92,25 +92,6 @@ def div2k_folder(split: str = "valid", root: str | os.PathLike | None = None) ->
     if not datasets.present(name, root=root):
         return None
     return settings.data_root(root) / datasets.FOLDERS[name][0]
-
-
-def download_div2k(split: str = "valid", root: str | os.PathLike | None = None, *,
-                   retries: int = 2, progress: bool = True) -> Path:
-    """Fetch one DIV2K split through the data registry (:func:`wconv.experiments.datasets.fetch`).
-
-    Args:
-        split: ``'valid'`` (100 images, 449 MB) or ``'train'`` (800 images, 3.5 GB).
-        root: data root (default :func:`wconv.settings.data_root`).
-        retries, progress: passed to :func:`wconv.experiments.datasets.fetch`.
-
-    Example::
-
-        >>> folder = download_div2k('valid')   # doctest: +SKIP
-        >>> len(list(folder.glob('*.png')))    # doctest: +SKIP
-        100
-    """
-    name = _div2k_name(split)
-    return datasets.fetch(name, root=root, retries=retries, progress=progress)[name][0]
 
 
 # --------------------------------------------------------------------------- protocols

@@ -12,7 +12,7 @@ driven by an objective supplied by the caller::
   family, ``GN_DIRECT_L`` by default, every variant in :data:`ALGORITHMS` selectable),
   :func:`grid_search` (a midpoint grid over the box), :func:`random_search` (seeded
   uniform sampling), their :class:`SearchResult` (evaluations-to-best, seconds-to-best)
-  and :func:`summary`;
+  and :func:`summarize`;
 * :mod:`~wconv.experiments.search.log` -- the append-only, resumable log of a search;
 * :mod:`~wconv.experiments.search.objectives` -- objectives that train
   (:func:`classification_objective`, :func:`denoising_objective`, their :data:`BUDGETS`)
@@ -57,7 +57,7 @@ from .algorithms import (
     grid_search,
     paper_bounds,
     random_search,
-    summary,
+    summarize,
 )
 from .finals import compare_final, final_runs, final_table
 from .log import LOG_DIR, Evaluation, SearchLog, log_path, read_log
@@ -74,7 +74,7 @@ from .objectives import (
 
 __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "LearnedDensity", "paper_bounds", "check_bounds",
-    "direct_search", "grid_search", "random_search", "summary", "read_log", "log_path", "LOG_DIR",
+    "direct_search", "grid_search", "random_search", "summarize", "read_log", "log_path", "LOG_DIR",
     "SearchLog", "BUDGETS", "SCORES", "ClassificationObjectiveBudget", "DenoisingObjectiveBudget",
     "TrainingObjective", "classification_objective", "denoising_objective",
     "learnable_density_search", "final_runs", "final_table", "compare_final",

@@ -4,7 +4,7 @@ Every search minimises a callable ``objective(den) -> float`` within a budget of
 evaluations and/or seconds, through one runner that logs each evaluation
 (:mod:`~wconv.experiments.search.log`), replays the ones a log already holds and never
 evaluates a point twice. :class:`SearchResult` reports what was found and what it cost;
-:func:`summary` tabulates results at equal budget.
+:func:`summarize` tabulates results at equal budget.
 
 Example::
 
@@ -28,7 +28,7 @@ from ...density import PAPER_RANGES
 from .log import Evaluation, SearchLog, log_path
 
 __all__ = ["ALGORITHMS", "SearchResult", "LearnedDensity", "paper_bounds", "check_bounds",
-           "check_kernel_size", "direct_search", "grid_search", "random_search", "summary"]
+           "check_kernel_size", "direct_search", "grid_search", "random_search", "summarize"]
 
 #: NLopt's DIRECT variants (the first is the papers' choice and the default).
 ALGORITHMS = (
@@ -527,7 +527,7 @@ def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
 
 
 # --------------------------------------------------------------------------- reporting
-def summary(results: dict) -> list[dict]:
+def summarize(results: dict) -> list[dict]:
     """One row per named search result, for a comparison table at equal budget.
 
     Args:
