@@ -238,3 +238,30 @@ def test_nothing_leaves_the_machine(panel):
     assert models and all("/_static/wconv-denoiser/models/" in u for u in models)
     # each model file is fetched once, by the worker that runs it
     assert len(models) == len(set(models)), models
+
+
+def test_chapter_5_page_runs_the_studys_trained_models(open_page):
+    """The built chapter: its panel runs the stored seed-0 study models (or, while they are not
+    stored, the page names the missing runs), with the PSNR Python computes, offline."""
+    pairs, missing = dp.study_pairs("book")
+    page, log = open_page("book/05_denoising.html")
+    if not pairs:
+        assert page.locator(".wconv-dn-view").count() == 0
+        assert "Not in the panel yet" in page.inner_text("main")
+        return
+    page.wait_for_function("document.querySelector('.wconv-dn-view') &&"
+                           " ['ready', 'error'].includes(document.querySelector('.wconv-dn-view').dataset.state)",
+                           timeout=120_000)
+    data = _wait_for(page, 0, 0, 25)
+    label, clean = next(iter(dp.crops().items()))
+    (std, _), (wtd, _) = next(iter(pairs.values()))
+    got = json.loads(data["psnr"])
+    for role, path in (("standard", std), ("weighted", wtd)):
+        want = dp.reference(path, clean, 25, dp.noise_seed(label))["psnr"]
+        assert abs(got[role] - want) <= 0.05, (role, got[role], want)
+    assert got["standard"] > got["noisy"] + 5 and got["weighted"] > got["noisy"] + 5   # they denoise
+    before = page.evaluate(CANVAS_SUM_JS, ".wconv-dn-weighted")
+    _set_sigma(page, 10)
+    _wait_for(page, 0, 0, 35)
+    assert page.evaluate(CANVAS_SUM_JS, ".wconv-dn-weighted") != before
+    assert not log.external and not log.failed and not log.errors, log

@@ -212,7 +212,9 @@ def test_study_pairs_export_the_stored_trained_models(tmp_path):
     for (path, meta), record in zip(found["DnCNN 3×3"], finals):
         config = record["config"]
         assert meta["run"] == config["name"] and meta["params"] == record["parameters"]
-        assert f"{record['test']['CBSD68']['25']['mean_psnr']:.2f} dB on CBSD68" in meta["label"]
+        assert meta["cbsd68_psnr"] == record["test"]["CBSD68"]["25"]["mean_psnr"]
+        kind = "3×3 standard" if config["density"] == "uniform" else "3×3 weighted [0.7]"
+        assert meta["label"] == kind + (", collapsed" if record["collapsed"] else "")
         model = D.build(config)
         model.load_state_dict(export.load_weights(config, res))
         with torch.no_grad():

@@ -351,8 +351,9 @@ def study_pairs(budget: str = "book", pairs=STUDY_PAIRS, results_dir=None,
 
     Returns:
         ``(pairs, missing)``: ``{label: ((standard.onnx, meta), (weighted.onnx, meta))}`` for
-        :func:`denoiser_panel`, with each model's test PSNR (CBSD68, σ = 25) and parameter
-        count in its caption; and one line per arm whose run, or weights, are not stored.
+        :func:`denoiser_panel` (caption: kernel, density, parameters; metadata also the run's
+        name and its mean test PSNR on CBSD68 at σ = 25); and one line per arm whose run, or
+        weights, are not stored.
     """
     from ..experiments import denoise, denoise_measures, export
 
@@ -378,10 +379,11 @@ def study_pairs(budget: str = "book", pairs=STUDY_PAIRS, results_dir=None,
             path = out_dir / f"{config['name']}-{_results.config_key(config)}.onnx"
             if not path.is_file():
                 export.to_onnx(model, path, metadata={"run": config["name"]})
-            cbsd = record["test"]["CBSD68"]["25"]["mean_psnr"]
+            kind = "standard" if density == "uniform" else f"weighted {config['den']}"
             flag = ", collapsed" if denoise_measures.collapsed(record) else ""
-            models.append((path, {"label": f"{arm.label} ({cbsd:.2f} dB on CBSD68 at σ = 25{flag})",
-                                  "params": record["parameters"], "run": config["name"]}))
+            models.append((path, {"label": f"{k}×{k} {kind}{flag}", "params": record["parameters"],
+                                  "run": config["name"],
+                                  "cbsd68_psnr": record["test"]["CBSD68"]["25"]["mean_psnr"]}))
         if len(models) == 2:
             found[label] = tuple(models)
     return found, missing
