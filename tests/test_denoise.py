@@ -189,7 +189,7 @@ def test_plan_order_tuning_first_then_seed_by_seed():
     items = D.plan("study", "book")
     assert len(items) == len(set(items))
     stages = [i.stage for i in items]
-    assert stages.count("tune") == len(D.BUDGETS["book"].lr_grid) * 15 == 5 * 15 and stages.count("final") == 3 * 15
+    assert stages.count("tune") == len(D.BUDGETS["book"].lr_grid) * 15 == 6 * 15 and stages.count("final") == 3 * 15
     assert stages.count("regime") == len(D.REGIME_ARMS) * 3 * len(D.BUDGETS["book"].regime_epochs)
     assert items[0] == D.PlanItem("tune", D.Arm("dncnn", 7, "uniform"), D.TUNE_SEED, 15, 1e-4)
     first_final = {}
