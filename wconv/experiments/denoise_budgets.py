@@ -2,7 +2,7 @@ r"""How much work a denoising run does: the budgets of :mod:`wconv.experiments.d
 
 A budget (:data:`BUDGETS`: ``smoke``, ``quick``, ``book``, ``full``; default the active
 :func:`wconv.settings.profile`) fixes the data, the model size, the recipe and the training
-length of a run; :func:`steps_per_epoch`, :func:`total_steps` and :func:`warmup_steps` count a
+length of a run; :func:`steps_per_epoch` and :func:`total_steps` count a
 configuration's Adam steps. Beside them: the short trials that chose the ``book`` recipe
 (below, and :data:`CONTROL_PILOTS`), and the measured cost of a step (:data:`STEP_SECONDS`,
 :data:`TEST_SECONDS`) that a plan's estimates start from.
@@ -50,7 +50,7 @@ import numpy as np
 from . import budgets as _budgets
 
 __all__ = ["Budget", "BUDGETS", "LEGACY_RECIPE", "PLAN_FIELDS", "CONTROL_PILOTS",
-           "STEP_SECONDS", "TEST_SECONDS", "steps_per_epoch", "total_steps", "warmup_steps",
+           "STEP_SECONDS", "TEST_SECONDS", "steps_per_epoch", "total_steps",
            "estimate_minutes"]
 
 #: Recipe fields left out of a run's configuration where they have these (legacy) values.
@@ -201,11 +201,6 @@ def steps_per_epoch(config: dict) -> int:
 def total_steps(config: dict) -> int:
     """Adam steps of the whole run of ``config``."""
     return config["epochs"] * steps_per_epoch(config)
-
-
-def warmup_steps(config: dict) -> int:
-    """Warm-up steps of ``config`` (its ``warmup`` fraction of :func:`total_steps`; 0 if unset)."""
-    return int(round(config.get("warmup", 0.0) * total_steps(config)))
 
 
 def estimate_minutes(config: dict, records=()) -> float | None:
