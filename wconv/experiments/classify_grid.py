@@ -89,7 +89,7 @@ def _tuned_plan(b: Budget, seeds) -> list[Planned]:
         if group == "sweep":
             for arm in ("uniform", "paper"):
                 out += [Planned("lr sweep, ResNet-20 3×3", "resnet20", arm, 3, TUNING_SEED, "sweep",
-                                float(lr)) for lr in b.lr_grid]
+                                float(lr)) for lr in b.sweep_lrs or b.lr_grid]
             continue
         if group == "reference":
             out.append(Planned("reference", "resnet20", "uniform", 3, 0, "reference"))
@@ -117,8 +117,8 @@ def plan(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2)) -> 
     2. ResNet-20 3x3 ``reparam`` and ``learnable``;
     3. VGG-11-BN 3x3 ``uniform`` and ``paper``;
     4. the lr sweep: ResNet-20 3x3 ``uniform`` and ``paper`` for the full length at
-       every lr of the grid, seed :data:`TUNING_SEED` (the run at the chosen lr is
-       the seed-0 final itself);
+       every lr of the budget's ``sweep_lrs`` (default its whole grid), seed
+       :data:`TUNING_SEED` (the run at the chosen lr is the seed-0 final itself);
     5. :data:`LARGE_KERNEL` with ``uniform``, ``paper``, ``gaussian``, ``triangular``;
     6. the reference run (:func:`wconv.experiments.classify.reference_config`).
 
