@@ -409,7 +409,7 @@ def papers_setting(records, test_set: str | None = None, sigma: int = 25,
     c = pool[0]["config"]
     m, sd = mean_std(std)
     return {"label": (f"DnCNN {c['dncnn']['depth']} × {c['dncnn']['width']}, {total_steps(c)} "
-                      f"Adam steps ({budget} budget)"),
+                      f"Adam steps, {budget} budget"),
             "budget": budget, "steps": total_steps(c), "standard": m, "standard_std": sd,
             "weighted": m + d["mean"], "delta": d["mean"],
             "standard_collapsed": d["reference_collapsed"], "n": d["n"], "noisy": noisy,

@@ -406,10 +406,10 @@ def findings(records, test_set: str | None = None, sigma: int = 25, papers=None)
         b = BUDGETS.get(finals[0]["config"]["budget"]) if finals else None
         planned = ([e * b.steps_per_epoch for e in b.regime_epochs]
                    if b is not None and b.regime_epochs else [])
-        have = (f"only {', '.join(f'{x:,}' for x in sorted(lengths))} steps" if lengths
-                else "no training length")
-        out["regime"] = (f"The regime map has {have} with both arms of a pair stored so far, "
-                         "too few points for a crossing"
+        have = (f"{len(lengths)} training length ({', '.join(f'{x:,}' for x in sorted(lengths))}"
+                " steps)" if lengths else "no training length")
+        out["regime"] = (f"So far the regime map has {have} where both arms of a pair are "
+                         "stored: too few points to find a crossing"
                          + (f"; its shorter runs ({', '.join(f'{x:,}' for x in planned)} steps) "
                             "are still to train." if planned else "."))
     ps = study.papers_setting(papers, test_set, sigma) if papers else None
@@ -425,7 +425,7 @@ def findings(records, test_set: str | None = None, sigma: int = 25, papers=None)
             f"{tables.mean_std(ps['standard'], ps['standard_std'])} dB at σ = {sigma} against "
             f"{ps['noisy']:.2f} dB for the noisy input ({ps['standard_collapsed']} of {ps['n']} "
             f"runs collapsed), and the weighted one is {ps['delta']:+.2f} dB above it. "
-            + (f"So it is in the papers: their standard DnCNN's {w_pub['standard_psnr']:.2f}"
+            + (f"The papers' standard DnCNN is the same case: its {w_pub['standard_psnr']:.2f}"
                f" dB is 20 log10(255/{sigma}) = {formula:.2f} dB, the PSNR of a noisy input, "
                "so their gain too is one over a network that returns its input."
                if same else "Not every standard run collapsed here, unlike the papers' "
