@@ -412,7 +412,8 @@ def findings(records, test_set: str | None = None, sigma: int = 25, papers=None)
                          "stored: too few points to find a crossing"
                          + (f"; its shorter runs ({', '.join(f'{x:,}' for x in planned)} steps) "
                             "are still to train." if planned else "."))
-    ps = study.papers_setting(papers, test_set, sigma) if papers else None
+    ps = (study.papers_setting(papers, test_set, sigma, papers[0]["config"]["budget"])
+          if papers else None)
     if ps is None:
         out["papers_setting"] = "The papers' setting (the quick grid) is not stored."
         out["papers_collapse"] = out["papers_setting"]
@@ -424,7 +425,8 @@ def findings(records, test_set: str | None = None, sigma: int = 25, papers=None)
             f"In the papers' setting ({ps['label']}), the standard 7×7 DnCNN scores "
             f"{tables.mean_std(ps['standard'], ps['standard_std'])} dB at σ = {sigma} against "
             f"{ps['noisy']:.2f} dB for the noisy input ({ps['standard_collapsed']} of {ps['n']} "
-            f"runs collapsed), and the weighted one is {ps['delta']:+.2f} dB above it. "
+            f"runs collapsed), and the weighted one is {abs(ps['delta']):.2f} dB "
+            f"{'above' if ps['delta'] >= 0 else 'below'} it. "
             + (f"The papers' standard DnCNN is the same case: its {w_pub['standard_psnr']:.2f}"
                f" dB is 20 log10(255/{sigma}) = {formula:.2f} dB, the PSNR of a noisy input, "
                "so their gain too is one over a network that returns its input."
