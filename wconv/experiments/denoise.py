@@ -79,7 +79,7 @@ __all__ = ["ARCHS", "DENSITIES", "CONTROLS", "ARM_DENSITIES", "CHECKPOINT_DIR",
            "Arm", "arm_of", "TUNE_SEED", "TIE_DB", "TuningMissing", "tuning_score",
            "tuning_configs", "lr_tuning", "final_config", "DNCNN_ARMS", "CONTROL_ARMS",
            "REGIME_ARMS", "NAFNET_ARMS", "PlanItem", "GRIDS", "plan", "status", "format_status",
-           "run_plan"]
+           "stored_records", "run_plan"]
 
 ARCHS = ("dncnn", "nafnet")
 #: Density names (as in :func:`wconv.experiments.classifiers.named_density`).
@@ -627,7 +627,7 @@ def status(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root
     """Where each run of a plan stands, in plan order.
 
     Returns:
-        one ``{'stage', 'name', 'state', 'minutes', 'command'}`` per run; ``state`` is
+        one ``{'stage', 'arm', 'name', 'state', 'minutes', 'command'}`` per run; ``state`` is
         ``stored``, ``to run``, ``partial`` (a checkpoint in :data:`CHECKPOINT_DIR`) or
         ``after tuning`` (a final run whose learning rate is not chosen yet: its name, command
         and estimate use the budget's ``lr``).
@@ -650,7 +650,7 @@ def status(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root
         else:
             ck = CHECKPOINT_DIR / f"{config['name']}-{_results.config_key(config)}.pt"
             state = "partial" if ck.exists() else "to run"
-        rows.append({"stage": item.stage, "name": config["name"], "state": state,
+        rows.append({"stage": item.stage, "arm": item.arm, "name": config["name"], "state": state,
                      "config": config, "command": command(config)})
     for row in rows:
         m = estimate_minutes(row.pop("config"), known)
@@ -673,6 +673,26 @@ def format_status(rows) -> str:
     lines.append(f"all: {len(rows)} runs; left to train: about {left / 60:.1f} CPU hours "
                  "(estimates for a quiet 2-core machine)")
     return "\n".join(lines)
+
+
+def stored_records(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=None,
+                   results_dir=None) -> list[dict]:
+    """The stored records of a plan (or of the ``chapter5`` grid), in plan order; trains nothing.
+
+    Runs not stored yet, and final runs whose arm's tuning is not stored, are left out
+    (:func:`status` lists them): what a page shows while the plan is still training.
+    """
+    if name == "chapter5":
+        configs = grid(name, budget, seeds, root)
+    else:
+        configs = []
+        for item in plan(name, budget, seeds, root):
+            try:
+                configs.append(item.config(budget, root, results_dir))
+            except TuningMissing:
+                pass
+    found = (_results.load(c, results_dir_for(c, results_dir)) for c in configs)
+    return [r for r in found if r is not None]
 
 
 def run_plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=None,
