@@ -63,6 +63,7 @@ from .finals import compare_final, final_runs, final_table
 from .log import LOG_DIR, Evaluation, SearchLog, log_path, read_log
 from .objectives import (
     BUDGETS,
+    LEGACY_RECIPE,
     SCORES,
     ClassificationObjectiveBudget,
     DenoisingObjectiveBudget,
@@ -75,7 +76,7 @@ from .objectives import (
 __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "LearnedDensity", "paper_bounds", "check_bounds",
     "direct_search", "grid_search", "random_search", "summarize", "read_log", "log_path", "LOG_DIR",
-    "SearchLog", "BUDGETS", "SCORES", "ClassificationObjectiveBudget", "DenoisingObjectiveBudget",
+    "SearchLog", "BUDGETS", "LEGACY_RECIPE", "SCORES", "ClassificationObjectiveBudget", "DenoisingObjectiveBudget",
     "TrainingObjective", "classification_objective", "denoising_objective",
     "learnable_density_search", "final_runs", "final_table", "compare_final",
 ]
