@@ -178,6 +178,8 @@ def _block(row) -> str:
         return "NAFNet"
     if row["stage"] == "regime":
         return "regime map"
+    if row["stage"] == "long":
+        return "plateau check"
     return "controls" if arm in CONTROL_ARMS else "DnCNN arms"
 
 
@@ -190,7 +192,7 @@ def progress(rows, records) -> dict:
     Returns:
         ``{'stored', 'total', 'hours_stored', 'hours_left', 'blocks'}``: run counts, the recorded
         wall time of the stored runs and the estimated CPU time of the rest (hours), and per
-        block (``DnCNN arms``, ``controls``, ``regime map``, ``NAFNet``; tuning runs in their
+        block (``DnCNN arms``, ``controls``, ``plateau check``, ``regime map``, ``NAFNet``; tuning runs in their
         arm's block) ``{'name', 'stored', 'total'}`` in plan order.
     """
     blocks = {}

@@ -331,6 +331,9 @@ def plot_tuning(rows, ax=None):
         ax.plot([r["chosen"]], [r["scores"][r["grid"].index(r["chosen"])]], "o", ms=11,
                 mfc="none", color=line.get_color())
     ax.set_xscale("log")
+    grid = sorted({lr for r in rows for lr in r["grid"]})
+    ax.set_xticks(grid, [f"{lr:g}" for lr in grid])
+    ax.minorticks_off()
     ax.set_xlabel("peak learning rate (one-cycle, log scale)")
     epochs = rows[0]["epochs"] if rows else "?"
     ax.set_ylabel(f"validation top-1 after {epochs} epochs (%)")
