@@ -63,3 +63,32 @@ def test_noise_and_fidelity_train_once_and_store_validation_only(tmp_path):
         assert not any(k.startswith("test_") for k in record["final"])   # the test split unread
     again = measures.noise(f, (0.7,), seeds=(0, 1), results_dir=tmp_path)
     assert again["values"] == n["values"]             # read back, not retrained
+
+
+def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
+    """The search study at the smoke budget, stored in a temporary store; a second call
+    reads everything back (no training)."""
+    require_data("denoise/BSDS500/train", "denoise/BSDS500/test", "denoise/CBSD68", "denoise/Kodak24")
+    from wconv.experiments import results
+    from wconv.experiments.search import log as search_log
+    from wconv.experiments.search import study
+
+    monkeypatch.setattr(results, "load", lambda c, root=None, _load=results.load: _load(c, root or tmp_path))
+    monkeypatch.setattr(results, "save", lambda c, r, root=None, _save=results.save: _save(c, r, root or tmp_path))
+    monkeypatch.setattr(search_log, "LOG_DIR", tmp_path / "search")
+    monkeypatch.setattr(study, "RANDOM_SEEDS", (0, 1))
+    monkeypatch.setattr(study, "FIDELITY_POINTS", 4)
+    monkeypatch.setattr(study, "grid_points", lambda k: 4)     # 4 evaluations per search
+    lines = []
+    out = study.run("denoise", 3, "smoke", log=lines.append)
+    assert lines[0].startswith("denoise 3x3 noise at [0.7]: std") and lines[1].startswith("denoise 3x3 grid: 4 points")
+    assert len(out["grid"].evaluations) == 4 and len(out["direct"].evaluations) <= 4
+    assert set(out["random"]) == {0, 1} and out["fidelity"]["n"] == 4
+    calls = []
+    monkeypatch.setattr(search.TrainingObjective, "train",
+                        lambda self, *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    again = study.run("denoise", 3, "smoke", stages=("noise", "grid", "fidelity", "direct", "random"),
+                      log=lambda line: None)
+    assert calls == [] and again["noise"]["values"] == out["noise"]["values"]
+    with pytest.raises(ValueError, match="stages must be among"):
+        study.run("denoise", 3, "smoke", stages=("nope",))
