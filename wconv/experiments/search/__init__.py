@@ -51,6 +51,7 @@ Example::
     >>> result.evals_to_best <= 30
     True
 """
+from . import measures
 from .algorithms import (
     ALGORITHMS,
     LearnedDensity,
@@ -62,7 +63,6 @@ from .algorithms import (
     random_search,
     summarize,
 )
-from . import measures
 from .finals import compare_final, final_runs, final_table
 from .log import LOG_DIR, Evaluation, SearchLog, log_path, read_log
 from .objectives import (

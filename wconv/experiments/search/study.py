@@ -26,7 +26,11 @@ from __future__ import annotations
 from ...density import PAPER_DEN
 from . import measures
 from .algorithms import direct_search, grid_search, paper_bounds, random_search
-from .objectives import classification_objective, denoising_objective, learnable_density_search
+from .objectives import (
+    classification_objective,
+    denoising_objective,
+    learnable_density_search,
+)
 
 __all__ = ["STAGES", "FIDELITY_POINTS", "RANDOM_SEEDS", "grid_points", "objective", "full_epochs",
            "run"]
