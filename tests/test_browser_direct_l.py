@@ -9,7 +9,10 @@ is evaluated in a blank page, so no request can leave the machine.
 """
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -17,7 +20,6 @@ import pytest
 from wconv.views import scripts
 
 nlopt = pytest.importorskip("nlopt")
-pytestmark = pytest.mark.usefixtures("browser_ready")
 
 HARTMANN_A = [[3, 10, 30], [0.1, 10, 35], [3, 10, 30], [0.1, 10, 35]]
 HARTMANN_P = [[0.3689, 0.1170, 0.2673], [0.4699, 0.4387, 0.7470],
@@ -73,7 +75,7 @@ def nlopt_points(f, lower, upper, max_evals: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def page(browser_context):
+def page(browser_ready, browser_context):
     page = browser_context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -129,3 +131,15 @@ def test_direct_l_rejects_bad_arguments(page):
         message = page.evaluate(f"() => {{ try {{ wconvDirectL.directL(x => x[0], {args}); }}"
                                 " catch (e) { return e.message; } return null; }")
         assert message, args
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+def test_direct_l_under_node_samples_the_points_of_nlopt():
+    """The same check without a browser (where Node.js is installed): Branin, 300 evaluations."""
+    _, js, lower, upper = CASES["branin"]
+    source = (f"const d = {scripts.node_loader('direct_l')};"
+              f"process.stdout.write(JSON.stringify(d.directL({js}, {lower}, {upper}, 300).map(e => e.x)))")
+    got = np.array(json.loads(subprocess.run(["node", "-e", source], capture_output=True, text=True,
+                                             check=True, timeout=60).stdout))
+    expected = nlopt_points(CASES["branin"][0], lower, upper, 300)
+    assert first_difference(expected, got, lower, upper) is None

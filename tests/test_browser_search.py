@@ -12,6 +12,8 @@ import json
 
 import numpy as np
 
+import browser
+
 PAGE = "book/06_search.html"
 PANEL = ".wconv-search-panel"
 
@@ -51,6 +53,9 @@ def test_search_panel_runs_direct_l_on_the_static_page(open_page, screenshot_dir
 
     page, log = open_page(PAGE)
     page.wait_for_selector(f"{PANEL}[data-redraws]", timeout=20_000)
+    # let MathJax and the images settle first: a layout that still moves would misplace the clicks
+    page.wait_for_load_state("networkidle")
+    page.evaluate(browser.PAGE_REPORT_JS)
     page.locator(PANEL).scroll_into_view_if_needed()
     first = _state(page)
     assert first["redraws"] >= 1 and len(first["evals"]) == 30

@@ -156,13 +156,13 @@ def panel_html(lands: list[dict], *, budget: int = 30, max_budget: int = 100) ->
     controls = (f'<label {label}>task <select class="wconv-sp-task"></select></label>'
                 f'<label {label}>kernel <select class="wconv-sp-size"></select></label><br>'
                 + slider("lower", "lower bound", 0, 1, 0, 0.01)
-                + slider("upper", "upper bound", 0, 1, 1, 0.01)
+                + slider("upper", "upper bound", 0, 1, 1, 0.01) + "<br>"
                 + slider("budget", "evaluations", 3, max_budget, budget, 1))
     markup = (f'<div id="{uid}" class="wconv-search-panel" style="font-size:0.9em;margin:0.5em 0">'
               f'<div class="wconv-sp-controls" style="line-height:2.2">{controls}</div>'
-              f'<canvas class="wconv-sp-samples" width="380" height="320" '
+              f'<canvas class="wconv-sp-samples" width="336" height="300" '
               f'aria-label="where DIRECT-L samples"></canvas>'
-              f'<canvas class="wconv-sp-best" width="380" height="320" '
+              f'<canvas class="wconv-sp-best" width="336" height="300" '
               f'aria-label="best value so far against evaluations"></canvas>'
               f'<p class="wconv-sp-result" style="margin:0.3em 0"></p>'
               f'<p class="wconv-sp-about" style="margin:0.3em 0;color:#555"></p></div>')
