@@ -111,3 +111,57 @@ def test_plots_draw_and_label():
                                          ("other", "other")])
 def test_arch_label(arch, label):
     assert classification.arch_label(arch) == label
+
+
+def _record(density, seed, test_top1, role="final", lr=0.4, epochs=18, arch="resnet20", k=3,
+            val_top1=None):
+    val = test_top1 if val_top1 is None else val_top1
+    return {"config": {"arch": arch, "kernel_size": k, "density": density, "seed": seed,
+                       "role": role, "lr": lr, "epochs": epochs, "lr_selection": None},
+            "final": {"val_top1": val, "test_top1": test_top1, "val_top5": 80.0, "test_top5": 80.0},
+            "wall_time_s": 60.0}
+
+
+def test_findings_are_sentences_from_the_records():
+    records = [_record(d, 0, s, role="tuning", lr=lr, epochs=4)
+               for d in ("uniform", "paper") for lr, s in ((0.1, 40.0), (0.4, 43.0), (0.8, 41.0))]
+    records += [_record("uniform", s, 61.0 + s) for s in range(3)]
+    records += [_record("paper", s, 61.5 + s + 0.1 * s) for s in range(3)]
+    f = classification.findings(records)
+    assert f["standard"].startswith("The standard ResNet-20 (3×3) reaches 62.00 ± 1.00 % test top-1")
+    assert "meets the 60 % goal and" in f["standard"]
+    assert f["densities"].startswith("ResNet-20 3×3 `paper` − `uniform`: +0.60 pp test top-1")
+    assert f["densities"].endswith("): higher.")
+    assert f["tuning"].endswith("No choice is at an end of the grid.")
+    assert "`uniform` 0.4; ResNet-20 3×3 `paper` 0.4" in f["tuning"]
+    assert f["reparam"] == "No `reparam` final run is stored yet."
+    assert "not stored yet" in f["ranking"]
+    # one seed of the standard arm below the goal, and an edge choice
+    edge = [_record("uniform", 0, s, role="tuning", lr=lr, epochs=4) for lr, s in ((0.1, 40.0), (0.8, 44.0))]
+    f = classification.findings(edge + [_record("uniform", 0, 58.0)])
+    assert "misses the 60 % goal so far (the goal is over 3 seeds; 1 stored)" in f["standard"]
+    assert f["tuning"].endswith("beyond it: ResNet-20 3×3 `uniform`.")
+
+
+def test_grid_sentence_counts_what_is_left():
+    rows = [{"state": "stored", "minutes": 90.0, "duplicate": False},
+            {"state": "to run", "minutes": 30.0, "duplicate": False},
+            {"state": "waits for tuning", "minutes": 60.0, "duplicate": False},
+            {"state": "to run", "minutes": 30.0, "duplicate": True}]
+    totals = classify_grid.totals(rows)
+    assert totals["to run"] == {"runs": 1, "minutes": 30.0, "unknown": 0}
+    text = classification.grid_sentence(totals, 3, "python -m wconv train --grid chapter4")
+    assert text.startswith("1 of the grid's 3 runs are stored (1.5 h of training as recorded); "
+                           "2 are still to train (about 1.5 h")
+    done = classification.grid_sentence(classify_grid.totals(rows[:1]), 1, "x")
+    assert done == "1 of the grid's 1 runs are stored (1.5 h of training as recorded)."
+
+
+def test_tuning_plot_has_labelled_log_axes():
+    rows = [{"arch": "resnet20", "kernel_size": 3, "density": d, "grid": [0.1, 0.4, 0.8],
+             "scores": [40.0, 43.0 + i, 41.0], "chosen": 0.4, "epochs": 4} for i, d in enumerate(("uniform", "paper"))]
+    ax = classification.plot_tuning(rows)
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "peak learning rate (one-cycle, log scale)"
+    assert ax.get_ylabel() == "validation top-1 after 4 epochs (%)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ResNet-20 3×3 uniform", "ResNet-20 3×3 paper"]

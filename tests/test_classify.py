@@ -173,7 +173,7 @@ def test_tuned_grid_order_tuning_first_then_finals_seed_by_seed():
             tunings = [j for j, q in enumerate(steps) if q.role == "tuning" and key(q) == key(p)]
             assert len(tunings) == 5 and max(tunings) < i, p
     sweep = [(p.density, p.lr) for p in steps if p.role == "sweep"]
-    assert sweep == [(d, lr) for d in ("uniform", "paper") for lr in (0.05, 0.1, 0.2, 0.4, 0.8)]
+    assert sweep == [(d, lr) for d in ("uniform", "paper") for lr in (0.2, 0.4, 0.8)]
     assert [p for p in classify_grid.plan("chapter4-tuning", "book")] == [p for p in steps if p.role == "tuning"]
     with pytest.raises(ValueError, match="budget 'quick' has a fixed lr: it has no tuning runs"):
         classify_grid.plan("chapter4-tuning", "quick")
@@ -196,14 +196,14 @@ def test_tuned_grid_finals_record_the_choice(tmp_path):
     assert {c["lr"] for c in finals if c["kernel_size"] == big_k} == {0.05}   # ties: smaller lr
     ref = classify.reference_config(results_dir=tmp_path)
     assert configs[-1] == ref and ref["epochs"] == 60 and ref["lr"] == 0.1 and ref["density"] == "uniform"
-    # the sweep at the chosen lr (0.1 for uniform and paper) is the seed-0 final itself
+    # the sweep's lrs (0.2, 0.4, 0.8) miss the choice here (0.1): all six are sweep runs
     sweeps = [c for c in configs if c["role"] == "sweep"]
     assert sorted((c["density"], c["lr"]) for c in sweeps) == [
-        ("paper", 0.05), ("paper", 0.2), ("paper", 0.4), ("paper", 0.8), ("uniform", 0.05),
-        ("uniform", 0.2), ("uniform", 0.4), ("uniform", 0.8)]
+        ("paper", 0.2), ("paper", 0.4), ("paper", 0.8), ("uniform", 0.2), ("uniform", 0.4),
+        ("uniform", 0.8)]
     assert all(c["epochs"] == 18 for c in sweeps)
     n_tuning = 5 * (2 + 2 + 2 + 4)
-    assert len(configs) == n_tuning + 3 * 10 + 8 + 1
+    assert len(configs) == n_tuning + 3 * 10 + 6 + 1
     assert len({results.config_key(c) for c in configs}) == len(configs)
 
 
@@ -216,7 +216,7 @@ def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
     assert rows[10]["state"] == "waits for tuning" and rows[10]["name"] == "resnet20-k3-uniform-s0-book"
     assert rows[10]["minutes"] == pytest.approx(0.5 * 18.1)
     text = classify_grid.format_status(rows)
-    assert "stored: 1 runs, took 2 min (0.0 h)" in text and "waits for tuning: 41 runs, estimated" in text
+    assert "stored: 1 runs, took 2 min (0.0 h)" in text and "waits for tuning: 37 runs, estimated" in text
     assert "one sweep row per arm counts twice" in text
     proc = subprocess.run([sys.executable, "-m", "wconv", "train", "--grid", "chapter4", "--budget", "book",
                            "--status", "--results-dir", str(tmp_path)], capture_output=True, text=True,

@@ -207,6 +207,12 @@ def test_plan_order_tuning_first_then_seed_by_seed():
     assert all(pos[i] > last_dncnn for i in items if i.arm in D.CONTROL_ARMS)
     regime = [i for i in items if i.stage == "regime"]
     assert all(pos[i] > last_dncnn for i in regime) and min(i.epochs for i in regime[:6]) == 1
+    # the plateau check: the 7x7 pair for 150 epochs, seed by seed, after the controls' finals
+    long = [i for i in items if i.stage == "long"]
+    assert [(i.arm, i.seed, i.epochs) for i in long] == [
+        (arm, seed, 150) for seed in (0, 1, 2) for arm in D.LONG_ARMS]
+    last_control = max(pos[i] for i in items if i.arm in D.CONTROL_ARMS and i.stage == "final")
+    assert last_control < min(pos[i] for i in long) and max(pos[i] for i in long) < min(pos[i] for i in regime)
     assert all(i.arm.arch == "nafnet" for i in items[pos[regime[-1]] + 1:])
     with pytest.raises(ValueError, match="plan must be one of"):
         D.plan("chapter5", "book")

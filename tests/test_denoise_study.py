@@ -92,7 +92,10 @@ def test_summarize_per_variant_with_paired_differences_and_collapse_counts():
 def test_papers_setting_untrained_head_start_published_side_and_panel_from_the_store():
     recs = quick_records()
     ps = S.papers_setting(recs)
-    assert ps["standard_collapsed"] == 3 and ps["delta"] > 4 and "collapsed" in ps["label"]
+    assert ps["standard_collapsed"] == 3 and ps["delta"] > 4 and "240 Adam steps" in ps["label"]
+    assert ps["arms"][:3] == [("dncnn 3×3 standard", 3, 3), ("dncnn 3×3 paper", 0, 3),
+                              ("dncnn 7×7 standard", 3, 3)] and len(ps["arms"]) == 10
+    assert S.papers_setting(recs, budget="smoke") is None          # no smoke grid among them
     start = S.untrained(D.grid("chapter5", "quick"))          # stored: no data needed
     assert len(start["rows"]) == 10 and all(r["n"] == 3 for r in start["rows"])
     assert 20 < start["noisy"] < 21 and set(start["head_start"]) == {"dncnn", "nafnet"}
@@ -117,3 +120,37 @@ def test_regime_points_crossings_and_plateau_rows():
     table = S.plateau_rows(recs)
     assert [r["label"] for r in table] == [STD.label, WTD.label, HEAD.label]
     assert all(r["n"] == 3 and r["collapsed"] == 0 and r["at_plateau"] == 3 for r in table)
+
+
+def test_stored_records_progress_tuning_rows_and_missing_pairs(tmp_path):
+    # an empty store: nothing is loaded, nothing is trained, every run is left to train
+    assert D.stored_records("study", "smoke", results_dir=tmp_path) == []
+    rows = D.status("dncnn", "smoke", results_dir=tmp_path)
+    p = S.progress(rows, [])
+    assert p["stored"] == 0 and p["total"] == len(rows) and p["hours_stored"] == 0
+    assert [b["name"] for b in p["blocks"]] == ["DnCNN arms"]
+    # store the 7x7 standard's two tuning runs (1e-3 collapsed): its finals get a learning rate
+    arm = D.DNCNN_ARMS[0]
+    tune = D.tuning_configs(arm, "smoke")
+    for c, v in zip(tune, (20.9, 26.0)):
+        results.save(c, dict(_fake(c, v), wall_time_s=60.0, train_time_s=50.0), tmp_path)
+    recs = D.stored_records("study", "smoke", results_dir=tmp_path)
+    assert [r["config"]["name"] for r in recs] == [c["name"] for c in tune]     # plan order
+    final = D.final_config(arm, 0, "smoke", results_dir=tmp_path)
+    results.save(final, dict(_fake(final, 28.0), wall_time_s=120.0, train_time_s=100.0), tmp_path)
+    recs = D.stored_records("study", "smoke", results_dir=tmp_path)
+    assert len(recs) == 3 and S.is_final(recs[-1])
+    p = S.progress(D.status("study", "smoke", results_dir=tmp_path), recs)
+    assert p["stored"] == 3 and p["hours_stored"] == pytest.approx(240 / 3600)
+    assert p["blocks"][0] == {"name": "DnCNN arms", "stored": 3, "total": p["blocks"][0]["total"]}
+    (row,) = S.tuning_rows(recs)
+    assert row["grid"] == [1e-3, 3e-3] and row["scores"] == [20.9, 26.0]
+    assert row["collapsed"] == [True, False] and row["choice"] == 3e-3
+    assert row["at_edge"] and row["edge_rise"] == pytest.approx(5.1) and not row["all_collapsed"]
+    # from the tuning runs alone (no final stored): the same choice; one run missing: no choice
+    assert S.tuning_rows(recs[:2])[0]["choice"] == 3e-3
+    assert S.tuning_rows(recs[:1])[0]["choice"] is None
+    assert S.missing_pairs(recs)[0] == "weighted vs standard, 7×7, BN"
+    assert "weighted vs standard, 7×7, BN" not in S.missing_pairs(study_records())
+    plat = S.plateau_rows(study_records())
+    assert all(r["plateau_gains"] == [0.0] * 3 for r in plat)

@@ -57,24 +57,57 @@ def test_study_tables_verdicts_and_findings():
     recs = study_records()
     d = S.paired(recs, WTD, STD)
     assert V.verdict(d).endswith("no measurable difference.")
-    assert "the first is better" in V.verdict(dict(d, ci_low=0.1, ci_high=0.5, mean=0.3))
+    assert V.verdict(dict(d, ci_low=0.1, ci_high=0.5, mean=0.3)).endswith(
+        f"{WTD.label} is better.")
+    assert V.verdict(dict(d, p=float("nan"), arm_collapsed=1)).endswith(
+        f"Careful: 1 of 3 {WTD.label} runs collapsed.")
     assert "no measurable difference" in V.verdict(S.paired(recs, HEAD, WTD))
     assert "no verdict" in V.verdict(dict(d, p=float("nan")))
     cmp = V.comparison_table(S.comparisons(recs)).splitlines()
     assert cmp[2].startswith("| weighted vs standard, 7×7, BN | -0.23 | [")
     plat = V.plateau_table(S.plateau_rows(recs)).splitlines()
-    assert plat[2] == "| dncnn 7×7 standard | 29.13 ± 0.15 | +8.63 | 3 | 0 | 3 of 3 | 0.001 | 4 |"
+    assert plat[2] == ("| dncnn 7×7 standard | 29.13 ± 0.15 | +8.63 | 3 | 0 | 3 of 3 | "
+                       "0.00, 0.00, 0.00 | 0.001 | 4 |")
+    missing = V.comparison_table(S.comparisons(recs), S.missing_pairs(recs)).splitlines()
+    assert missing[-1].startswith("| NAFNet weighted vs standard, 3×3 | not stored yet |")
+    assert len(missing) == 2 + len(S.PAIRS)
     f = V.findings(recs)
-    assert f["collapse"].startswith("No final run collapsed (9 runs, 3 arms)")
+    assert f["collapse"].startswith("No stored final run collapsed (9 runs, 3 arms)")
     assert "crosses" not in f["regime"] and "cross at" in f["regime"]
     assert "meets the 29.0 dB goal" in f["best_standard"]
     pub = PUBLISHED["cdncnn_cbsd68_sigma25"]["psnr"]
-    assert f"{29.13333 - pub:+.2f} dB from the published colour DnCNN" in f["best_standard"]
+    assert f"{pub - 29.13333:.2f} dB below the published colour DnCNN" in f["best_standard"]
     assert "no measurable difference" in f["control (b): head start W₀⊙Φ vs weighted 7×7"]
-    assert "dncnn 7×7 paper (0.001)" in f["lr_edge"]          # 1e-3 is the end of [1e-3, 3e-3]
+    # 1e-3 is the end of [1e-3, 3e-3], chosen with a score 1 dB above the other's
+    assert ("dncnn 7×7 paper chose 0.001, the smallest rate of its grid (0.001 to 0.003); its "
+            "validation PSNR is 1.00 dB above that at 0.003") in f["lr_edge"]
+    assert "Every stored final run reached its plateau" in f["plateau"]
+    assert "too few points to find a crossing" not in f["regime"]
+    assert set(f) >= {"collapse", "plateau", "lr_edge", "best", "best_standard", "regime",
+                      "papers_setting", "papers_collapse"}
+    assert f["papers_setting"] == "The papers' setting (the quick grid) is not stored."
+    finals = [r for r in recs if S.is_final(r) and r["config"]["epochs"] == 2]
+    one = V.findings(finals)            # the final runs only: one length on the regime map
+    assert one["regime"].startswith("So far the regime map has 1 training length (4 steps)")
+    table = V.tuning_table(S.tuning_rows(recs)).splitlines()
+    assert table[0] == "| arm | lr 0.001 | lr 0.003 | chosen lr | edge |"
+    assert table[2] == "| dncnn 7×7 standard | **28.00** | 27.00 c | 0.001 | smallest of the grid |"
+    sentence = V.progress({"stored": 3, "total": 5, "hours_stored": 0.5, "hours_left": 1.25,
+                           "blocks": [{"name": "DnCNN arms", "stored": 3, "total": 5}]}, "cmd")
+    assert sentence.startswith("3 of the study's 5 runs are stored (DnCNN arms 3 of 5), 0.5 hours")
+    assert "the other 2 need about 1.2 more CPU hours" in sentence
     recs.append(_fake(_tuned(D.Arm("dncnn", 3, "uniform"), 0, "smoke"), 20.9))
     assert "dncnn 3×3 standard (1 of 1)" in V.findings(recs)["collapse"]   # a collapse is said so
-    assert "papers_setting" in V.findings(quick_records())
+    quick = V.findings(quick_records())
+    assert quick["papers_setting"].startswith(
+        "In the papers' setting (DnCNN 7 × 16, 240 Adam steps, quick budget), the standard 7×7 "
+        "DnCNN scores 20.45 ± 0.02 dB")
+    assert "(3 of 3 runs collapsed)" in quick["papers_setting"]
+    assert "20 log10(255/25) = 20.17 dB" in quick["papers_setting"]
+    assert quick["papers_collapse"] == ("Collapsed runs per arm at 240 steps: dncnn 3×3 standard "
+                                        "(3 of 3); dncnn 7×7 standard (3 of 3); none in the "
+                                        "other 8 arms of the grid.")
+    assert quick["collapse"].startswith("No stored final run collapsed (0 runs")   # no study
 
 
 def test_figures():

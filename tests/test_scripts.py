@@ -19,7 +19,8 @@ def test_mount_html_defines_the_api_once_and_mounts_the_config():
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
 @pytest.mark.parametrize("name, names", [("density_explorer", ["decode", "filter", "mount"]),
-                                         ("denoiser_panel", ["mount", "noisy", "psnr"])])
+                                         ("denoiser_panel", ["mount", "noisy", "psnr"]),
+                                         ("direct_l", ["directL", "size"])])
 def test_each_script_is_one_factory_returning_its_api(name, names):
     js = f"process.stdout.write(JSON.stringify(Object.keys({scripts.node_loader(name)}).sort()))"
     keys = json.loads(subprocess.run(["node", "-e", js], capture_output=True, text=True, check=True,

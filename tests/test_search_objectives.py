@@ -67,19 +67,27 @@ def test_budgets_are_frozen_budget_types_looked_up_by_profile(monkeypatch):
 
     for task, kind in (("classify", search.ClassificationObjectiveBudget),
                        ("denoise", search.DenoisingObjectiveBudget)):
-        assert list(search.BUDGETS[task]) == ["smoke", "book", "full"]
+        assert list(search.BUDGETS[task]) == ["smoke", "book", "full", "study"]
         for b in search.BUDGETS[task].values():
             assert isinstance(b, kind) and isinstance(b, budgets.Budget)
     with pytest.raises(FrozenInstanceError):
         search.BUDGETS["denoise"]["book"].epochs = 3
     monkeypatch.setenv("WCONV_PROFILE", "smoke")
     f = search.denoising_objective(3)
-    assert f.budget == "smoke" and f.setup == search.BUDGETS["denoise"]["smoke"].as_dict() | {
-        "train_sigma": [0.0, 55.0]}
+    legacy = {k: v for k, v in search.BUDGETS["denoise"]["smoke"].as_dict().items()
+              if k not in search.LEGACY_RECIPE}     # the recipe fields at their old values stay out
+    assert f.budget == "smoke" and f.setup == legacy | {"train_sigma": [0.0, 55.0]}
     g = search.classification_objective(3, epochs=4)
     assert g.setup["epochs"] == 4 and g.config["epochs"] == 4
     with pytest.raises(ValueError, match="val_sigma must be 25"):
         search.denoising_objective(3, val_sigma=50)
+    # the study objectives carry chapter 5's and chapter 4's recipes, precision resolved
+    h = search.denoising_objective(7, budget="study")
+    assert {k: h.setup[k] for k in ("precision", "warmup", "grad_clip", "zero_last", "epochs")} == {
+        "precision": "bfloat16", "warmup": 0.05, "grad_clip": 1.0, "zero_last": True, "epochs": 10}
+    c = search.classification_objective(5, budget="study")
+    assert c.setup["schedule"] == "onecycle" and c.setup["label_smoothing"] == 0.1
+    assert c.setup["precision"] in ("float32", "bfloat16")
 
 
 def _stored_objective_configs():

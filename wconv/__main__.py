@@ -10,6 +10,9 @@ Commands:
   lists a grid's runs and the estimated time. Also runs under
   ``torchrun --nproc_per_node N -m wconv train ...`` (DistributedDataParallel).
 * ``denoise`` -- the same for denoising runs (DnCNN, NAFNet).
+* ``search`` -- chapter 6's search study for one task and kernel size: the objective's
+  noise, spread and fidelity to full training, then DIRECT-L, random search and the
+  learnable density at equal budget (:mod:`wconv.experiments.search.study`); resumable.
 * ``throughput`` -- training images/s of a standard and a weighted model, side by
   side; with ``--engine``, of the training engine and a plain PyTorch loop.
 * ``bench`` -- time weighted against standard convolution layers, forward+backward and
@@ -324,8 +327,30 @@ def add_bench(subparsers) -> None:
     p.set_defaults(func=_bench)
 
 
+def _search(args) -> int:
+    from .experiments.search import study
+
+    study.run(args.task, args.kernel_size, args.budget, tuple(args.stage or study.STAGES),
+              log=lambda line: print(line, flush=True))
+    return 0
+
+
+def add_search(subparsers) -> None:
+    from .experiments.search import study
+
+    p = subparsers.add_parser("search", help="chapter 6's search study: the objective's noise, "
+                                             "spread and fidelity, then the searches (resumable)")
+    p.add_argument("--task", choices=("denoise", "classify"), default="denoise")
+    p.add_argument("--kernel-size", type=int, choices=(3, 5, 7), default=7)
+    p.add_argument("--budget", default="study",
+                   help="the objective's budget (default 'study': the chapter's training, shortened)")
+    p.add_argument("--stage", choices=study.STAGES, nargs="*", default=None,
+                   help=f"stages to run, in order (default all: {', '.join(study.STAGES)})")
+    p.set_defaults(func=_search)
+
+
 #: Registered commands, in help order.
-COMMANDS = [add_train, add_denoise, add_throughput, add_bench, add_data]
+COMMANDS = [add_train, add_denoise, add_search, add_throughput, add_bench, add_data]
 
 
 def main(argv=None) -> int:

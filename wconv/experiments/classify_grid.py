@@ -38,7 +38,7 @@ from .classify import (
 
 __all__ = ["GRIDS", "LARGE_KERNEL", "Planned", "plan", "resolve", "grid", "run_grid", "run_plan",
            "stored_records", "grid_command", "EPOCH_SECONDS", "estimate_minutes", "status",
-           "format_status"]
+           "totals", "format_status"]
 
 
 # --------------------------------------------------------------------------- grids
@@ -89,7 +89,7 @@ def _tuned_plan(b: Budget, seeds) -> list[Planned]:
         if group == "sweep":
             for arm in ("uniform", "paper"):
                 out += [Planned("lr sweep, ResNet-20 3×3", "resnet20", arm, 3, TUNING_SEED, "sweep",
-                                float(lr)) for lr in b.lr_grid]
+                                float(lr)) for lr in b.sweep_lrs or b.lr_grid]
             continue
         if group == "reference":
             out.append(Planned("reference", "resnet20", "uniform", 3, 0, "reference"))
@@ -117,8 +117,8 @@ def plan(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2)) -> 
     2. ResNet-20 3x3 ``reparam`` and ``learnable``;
     3. VGG-11-BN 3x3 ``uniform`` and ``paper``;
     4. the lr sweep: ResNet-20 3x3 ``uniform`` and ``paper`` for the full length at
-       every lr of the grid, seed :data:`TUNING_SEED` (the run at the chosen lr is
-       the seed-0 final itself);
+       every lr of the budget's ``sweep_lrs`` (default its whole grid), seed
+       :data:`TUNING_SEED` (the run at the chosen lr is the seed-0 final itself);
     5. :data:`LARGE_KERNEL` with ``uniform``, ``paper``, ``gaussian``, ``triangular``;
     6. the reference run (:func:`wconv.experiments.classify.reference_config`).
 
@@ -327,24 +327,32 @@ def status(name: str = "chapter4", budget: str | None = None, seeds=(0, 1, 2),
     return rows
 
 
+def totals(rows) -> dict:
+    """Runs and minutes per state of :func:`status` rows (each run once):
+    ``{state: {"runs", "minutes", "unknown"}}``, ``unknown`` counting runs without an estimate."""
+    out: dict = {}
+    for r in rows:
+        if r["duplicate"]:
+            continue
+        total = out.setdefault(r["state"], {"runs": 0, "minutes": 0.0, "unknown": 0})
+        total["runs"] += 1
+        if r["minutes"] is None:
+            total["unknown"] += 1
+        else:
+            total["minutes"] += r["minutes"]
+    return out
+
+
 def format_status(rows) -> str:
     """A plain-text table of :func:`status` rows with totals per state."""
     lines = [f"{'#':>3}  {'run':44} {'role':9} {'lr':>5}  {'state':17} {'min':>6}"]
-    totals: dict = {}
     for i, r in enumerate(rows):
         lr = "" if r["lr"] is None else f"{r['lr']:g}"
         minutes = "?" if r["minutes"] is None else f"{r['minutes']:.1f}"
         state = "= seed-0 final" if r["duplicate"] else r["state"]
         lines.append(f"{i + 1:>3}  {r['name'][:44]:44} {r['role']:9} {lr:>5}  {state:17} {minutes:>6}")
-        if not r["duplicate"]:
-            total = totals.setdefault(r["state"], {"runs": 0, "minutes": 0.0, "unknown": 0})
-            total["runs"] += 1
-            if r["minutes"] is None:
-                total["unknown"] += 1
-            else:
-                total["minutes"] += r["minutes"]
     lines.append("")
-    for state, t in totals.items():
+    for state, t in totals(rows).items():
         what = "took" if state == "stored" else "estimated"
         unknown = f" (+{t['unknown']} without an estimate)" if t["unknown"] else ""
         lines.append(f"{state}: {t['runs']} runs, {what} {t['minutes']:.0f} min "

@@ -79,7 +79,7 @@ __all__ = ["ARCHS", "DENSITIES", "CONTROLS", "ARM_DENSITIES", "CHECKPOINT_DIR",
            "Arm", "arm_of", "TUNE_SEED", "TIE_DB", "TuningMissing", "tuning_score",
            "tuning_configs", "lr_tuning", "final_config", "DNCNN_ARMS", "CONTROL_ARMS",
            "REGIME_ARMS", "NAFNET_ARMS", "PlanItem", "GRIDS", "plan", "status", "format_status",
-           "run_plan"]
+           "stored_records", "run_plan"]
 
 ARCHS = ("dncnn", "nafnet")
 #: Density names (as in :func:`wconv.experiments.classifiers.named_density`).
@@ -526,6 +526,8 @@ DNCNN_ARMS = (Arm(_D, 7, "uniform"), Arm(_D, 7, "paper"), Arm(_D, 3, "uniform"),
 #: DNCNN_ARMS), head start, per-position learning rate, learnable density.
 CONTROL_ARMS = (Arm(_D, 5, "uniform"), Arm(_D, 7, "head-start"), Arm(_D, 7, "position-lr"),
                 Arm(_D, 7, "learnable"))
+#: Arms of the plateau check: trained for the budget's ``long_epochs`` too.
+LONG_ARMS = (Arm(_D, 7, "uniform"), Arm(_D, 7, "paper"))
 #: Arms of the regime map (each also at the budget's shorter ``regime_epochs``).
 REGIME_ARMS = (Arm(_D, 7, "uniform"), Arm(_D, 7, "paper"), Arm(_D, 7, "uniform", False),
                Arm(_D, 7, "paper", False), Arm(_D, 3, "uniform"), Arm(_D, 7, "head-start"))
@@ -554,7 +556,7 @@ class PlanItem:
 
 
 #: Named plans (see :func:`plan`); ``chapter5`` is the earlier five-arm grid (no tuning).
-GRIDS = ("chapter5", "dncnn", "controls", "regime", "nafnet", "study")
+GRIDS = ("chapter5", "dncnn", "controls", "long", "regime", "nafnet", "study")
 
 
 def _block(arms, budget: str, seeds, root) -> list[PlanItem]:
@@ -575,6 +577,13 @@ def _regime_block(arms, budget: str, seeds, root) -> list[PlanItem]:
                                              for e in lengths for arm in arms]
 
 
+def _long_block(arms, budget: str, seeds, root) -> list[PlanItem]:
+    """The arms' tuning runs, then one ``long_epochs`` run per seed and arm (none without)."""
+    epochs = BUDGETS[budget].long_epochs
+    return _block(arms, budget, (), root) + ([PlanItem("long", arm, seed, epochs) for seed in seeds
+                                              for arm in arms] if epochs else [])
+
+
 def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=None) -> list[PlanItem]:
     """The runs of a named plan, in the order to run them.
 
@@ -583,6 +592,8 @@ def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=N
 
     * ``dncnn``: :data:`DNCNN_ARMS`;
     * ``controls``: :data:`CONTROL_ARMS` (paired with the weighted 7×7 of ``dncnn``);
+    * ``long``: :data:`LONG_ARMS` for the budget's ``long_epochs`` (the plateau check: does
+      the gap between them outlast a 3x longer training?); points of the regime map too;
     * ``regime``: :data:`REGIME_ARMS` at each of the budget's ``regime_epochs`` (separate
       runs, each with its own warm-up and cosine over its own length; their learning rate
       is the arm's tuned one), shortest first; the budget's own length is the ``dncnn`` runs.
@@ -593,17 +604,18 @@ def plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=N
       arms that differ in how they take a high learning rate -- the very thing compared.
       The shorter runs cost ``sum(regime_epochs) / epochs`` of a final run each (0.68);
     * ``nafnet``: :data:`NAFNET_ARMS`;
-    * ``study``: all four, in this order (items in two blocks are listed once).
+    * ``study``: all five, in this order (items in two blocks are listed once).
     """
     if name not in GRIDS or name == "chapter5":
         raise ValueError(f"plan must be one of {', '.join(GRIDS[1:])}; got {name!r}")
     bname, _ = _budget(budget)
     blocks = {"dncnn": lambda: _block(DNCNN_ARMS, bname, seeds, root),
               "controls": lambda: _block(CONTROL_ARMS, bname, seeds, root),
+              "long": lambda: _long_block(LONG_ARMS, bname, seeds, root),
               "regime": lambda: _regime_block(REGIME_ARMS, bname, seeds, root),
               "nafnet": lambda: _block(NAFNET_ARMS, bname, seeds, root)}
     items, seen = [], set()
-    for n in (["dncnn", "controls", "regime", "nafnet"] if name == "study" else [name]):
+    for n in (["dncnn", "controls", "long", "regime", "nafnet"] if name == "study" else [name]):
         for item in blocks[n]():
             if item not in seen:      # a regime arm's tuning runs are listed once
                 seen.add(item)
@@ -615,7 +627,7 @@ def status(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root
     """Where each run of a plan stands, in plan order.
 
     Returns:
-        one ``{'stage', 'name', 'state', 'minutes', 'command'}`` per run; ``state`` is
+        one ``{'stage', 'arm', 'name', 'state', 'minutes', 'command'}`` per run; ``state`` is
         ``stored``, ``to run``, ``partial`` (a checkpoint in :data:`CHECKPOINT_DIR`) or
         ``after tuning`` (a final run whose learning rate is not chosen yet: its name, command
         and estimate use the budget's ``lr``).
@@ -638,7 +650,7 @@ def status(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root
         else:
             ck = CHECKPOINT_DIR / f"{config['name']}-{_results.config_key(config)}.pt"
             state = "partial" if ck.exists() else "to run"
-        rows.append({"stage": item.stage, "name": config["name"], "state": state,
+        rows.append({"stage": item.stage, "arm": item.arm, "name": config["name"], "state": state,
                      "config": config, "command": command(config)})
     for row in rows:
         m = estimate_minutes(row.pop("config"), known)
@@ -661,6 +673,26 @@ def format_status(rows) -> str:
     lines.append(f"all: {len(rows)} runs; left to train: about {left / 60:.1f} CPU hours "
                  "(estimates for a quiet 2-core machine)")
     return "\n".join(lines)
+
+
+def stored_records(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=None,
+                   results_dir=None) -> list[dict]:
+    """The stored records of a plan (or of the ``chapter5`` grid), in plan order; trains nothing.
+
+    Runs not stored yet, and final runs whose arm's tuning is not stored, are left out
+    (:func:`status` lists them): what a page shows while the plan is still training.
+    """
+    if name == "chapter5":
+        configs = grid(name, budget, seeds, root)
+    else:
+        configs = []
+        for item in plan(name, budget, seeds, root):
+            try:
+                configs.append(item.config(budget, root, results_dir))
+            except TuningMissing:
+                pass
+    found = (_results.load(c, results_dir_for(c, results_dir)) for c in configs)
+    return [r for r in found if r is not None]
 
 
 def run_plan(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root=None,

@@ -6,7 +6,9 @@ sentences.
 
 * :func:`summarize`: mean ± std over seeds per arm, test set and σ, with the weighted arms'
   paired difference from the standard one (the ``chapter5`` grid's tables);
-* :func:`plateau_rows`, :func:`lr_at_grid_edge`, :func:`paired`, :func:`comparisons`: the
+* :func:`progress`: what of a plan is stored, what is left, and its CPU time;
+* :func:`tuning_rows`, :func:`lr_at_grid_edge`: every arm's learning-rate tuning;
+* :func:`plateau_rows`, :func:`paired`, :func:`comparisons`, :func:`missing_pairs`: the
   study's final runs per arm, and its :data:`PAIRS` compared seed by seed
   (:func:`wconv.experiments.stats.paired_difference`);
 * :func:`regime_points`, :func:`crossings`, :func:`regime_crossings`: the regime map;
@@ -42,6 +44,7 @@ from .denoise import (
     CONTROL_ARMS,
     DNCNN_ARMS,
     NAFNET_ARMS,
+    TIE_DB,
     TUNE_SEED,
     Arm,
     arm_of,
@@ -49,15 +52,17 @@ from .denoise import (
     load_data,
     results_dir_for,
     test_image,
+    tuning_score,
 )
 from .denoise_budgets import BUDGETS, total_steps
 from .denoise_measures import as_float, collapsed, plateau
 from .denoisers import denoise
 from .stats import mean_std, paired_difference
 
-__all__ = ["PAIRS", "REGIME_PAIRS", "GOAL_DB", "is_tuning", "is_final", "summarize",
-           "plateau_rows", "lr_at_grid_edge", "paired", "comparisons", "regime_points", "crossings", "regime_crossings",
-           "papers_setting", "initial_psnr", "untrained", "beside_published", "panel_images"]
+__all__ = ["PAIRS", "REGIME_PAIRS", "GOAL_DB", "is_tuning", "is_final", "summarize", "progress",
+           "tuning_rows", "plateau_rows", "lr_at_grid_edge", "paired", "comparisons",
+           "missing_pairs", "regime_points", "crossings", "regime_crossings", "papers_setting",
+           "initial_psnr", "untrained", "beside_published", "panel_images"]
 
 _D = "dncnn"
 
@@ -167,10 +172,94 @@ def summarize(records) -> list[dict]:
     return rows
 
 
+def _block(row) -> str:
+    arm = row["arm"]
+    if arm.arch == "nafnet":
+        return "NAFNet"
+    if row["stage"] == "regime":
+        return "regime map"
+    if row["stage"] == "long":
+        return "plateau check"
+    return "controls" if arm in CONTROL_ARMS else "DnCNN arms"
+
+
+def progress(rows, records) -> dict:
+    """What of a plan is stored: :func:`wconv.experiments.denoise.status` ``rows`` per block.
+
+    Args:
+        rows: ``status(...)`` of the plan; records: its stored records (for their recorded time).
+
+    Returns:
+        ``{'stored', 'total', 'hours_stored', 'hours_left', 'blocks'}``: run counts, the recorded
+        wall time of the stored runs and the estimated CPU time of the rest (hours), and per
+        block (``DnCNN arms``, ``controls``, ``plateau check``, ``regime map``, ``NAFNet``; tuning runs in their
+        arm's block) ``{'name', 'stored', 'total'}`` in plan order.
+    """
+    blocks = {}
+    for r in rows:
+        b = blocks.setdefault(_block(r), {"name": _block(r), "stored": 0, "total": 0})
+        b["total"] += 1
+        b["stored"] += r["state"] == "stored"
+    return {"stored": sum(r["state"] == "stored" for r in rows), "total": len(rows),
+            "hours_stored": sum(r["wall_time_s"] for r in records) / 3600,
+            "hours_left": sum(r["minutes"] or 0.0 for r in rows if r["state"] != "stored") / 60,
+            "blocks": list(blocks.values())}
+
+
+def tuning_rows(records) -> list[dict]:
+    """Every arm's learning-rate tuning among ``records`` (of one budget), in arm order.
+
+    The grid, scores and choice are those its final runs store (``config['lr_tuning']``);
+    an arm without a stored final run gets them from its stored tuning runs (no ``choice``
+    until all are there).
+
+    Returns:
+        one ``{'arm', 'label', 'grid', 'scores', 'collapsed', 'choice', 'at_edge',
+        'edge_rise', 'all_collapsed'}`` per arm: ``collapsed[i]`` whether the tuning run at
+        ``grid[i]`` collapsed (``None`` where it is not among ``records``); ``edge_rise`` for
+        a choice at an end of the grid, how much its score beats its one neighbour's (dB).
+    """
+    runs, stored = {}, {}
+    for r in records:
+        arm = arm_of(r["config"])
+        if is_tuning(r):
+            runs.setdefault(arm, {})[r["config"]["lr"]] = r
+        elif "lr_tuning" in r["config"]:
+            stored.setdefault(arm, r["config"]["lr_tuning"])
+    rows = []
+    for arm in sorted(set(runs) | set(stored), key=_arm_order):
+        mine, t = runs.get(arm, {}), stored.get(arm)
+        if t is None:
+            grid = list(BUDGETS[next(iter(mine.values()))["config"]["budget"]].lr_grid)
+            scores = [tuning_score(mine[lr]) if lr in mine else None for lr in grid]
+            whole = all(lr in mine for lr in grid) and any(v is not None for v in scores)
+            choice = tuning.choose_lr(grid, scores, TIE_DB) if whole else None
+        else:
+            grid, scores, choice = list(t["grid"]), list(t["scores"]), t["choice"]
+        flags = [collapsed(mine[lr]) if lr in mine else None for lr in grid]
+        edge = choice is not None and tuning.at_edge(grid, choice)
+        rise = None
+        if edge and len(grid) > 1:
+            i = grid.index(choice)
+            j = 1 if i == 0 else i - 1
+            if scores[i] is not None and scores[j] is not None:
+                rise = scores[i] - scores[j]
+        rows.append({"arm": arm, "label": arm.label, "grid": grid, "scores": scores,
+                     "collapsed": flags, "choice": choice, "at_edge": edge, "edge_rise": rise,
+                     "all_collapsed": all(f is True for f in flags)})
+    return rows
+
+
+def _arm_order(arm) -> int:
+    order = [*DNCNN_ARMS, *CONTROL_ARMS, *NAFNET_ARMS]
+    return order.index(arm) if arm in order else len(order)
+
+
 def plateau_rows(records, test_set: str | None = None, sigma: int = 25) -> list[dict]:
     """One row per arm of the final runs among ``records``: test PSNR mean ± std, ``n``,
-    the noisy input, the gain, how many runs collapsed and how many reached the plateau,
-    and the tuned learning rate (``test_set``: default the first of each record)."""
+    the noisy input, the gain, how many runs collapsed and how many reached the plateau (with
+    each run's validation gain over its last steps, ``plateau_gains``, seed order), and the
+    tuned learning rate (``test_set``: default the first of each record)."""
     rows = []
     for arm, seeds in _by_arm([r for r in records if is_final(r)]).items():
         rs = [seeds[k] for k in sorted(seeds)]
@@ -184,9 +273,9 @@ def plateau_rows(records, test_set: str | None = None, sigma: int = 25) -> list[
                      "noisy_psnr": noisy, "gain_mean": psnr_mean - noisy,
                      "collapsed": sum(collapsed(r) for r in rs),
                      "at_plateau": sum(plateau(r)["reached"] for r in rs),
+                     "plateau_gains": [plateau(r)["gain_db"] for r in rs],
                      "lr": lrs[0] if len(lrs) == 1 else lrs, "steps": total_steps(rs[0]["config"])})
-    order = [*DNCNN_ARMS, *CONTROL_ARMS, *NAFNET_ARMS]
-    rows.sort(key=lambda r: order.index(r["arm"]) if r["arm"] in order else len(order))
+    rows.sort(key=lambda r: _arm_order(r["arm"]))
     return rows
 
 
@@ -232,6 +321,12 @@ def comparisons(records, test_set: str | None = None, sigma: int = 25, pairs=PAI
         if d is not None:
             out.append(dict(d, question=question))
     return out
+
+
+def missing_pairs(records, pairs=PAIRS) -> list[str]:
+    """The questions of ``pairs`` that :func:`comparisons` cannot answer yet: no seed has a
+    final run of both arms among ``records``."""
+    return [q for arm, ref, q in pairs if paired(records, arm, ref) is None]
 
 
 def regime_points(records, arm: Arm, test_set: str | None = None, sigma: int = 25) -> list[dict]:
@@ -287,28 +382,41 @@ def regime_crossings(records, arm: Arm, reference: Arm, test_set: str | None = N
     return crossings(common, [pa[s] for s in common], [pb[s] for s in common])
 
 
-def papers_setting(records, test_set: str | None = None, sigma: int = 25) -> dict | None:
-    """The papers' setting reproduced, as one labelled row: the ``quick`` budget's 7×7 DnCNN
-    (the earlier book runs), whose standard baseline collapsed, against its weighted one.
+def papers_setting(records, test_set: str | None = None, sigma: int = 25,
+                   budget: str = "quick") -> dict | None:
+    """The papers' setting reproduced, as one labelled row: the ``chapter5`` grid at a short
+    ``budget`` (``quick``: the earlier book runs, 240 Adam steps), its 7×7 weighted DnCNN
+    against its standard one, and how many runs of each of the grid's arms collapsed.
+
+    Args:
+        records: any records; those of ``budget`` at the budget's own length and learning rate
+            (the ``chapter5`` grid: no tuning, no tuned runs) are used.
 
     Returns:
-        ``{'label', 'standard', 'weighted', 'delta', 'standard_collapsed', 'n', 'noisy'}``
-        (PSNR means over the seeds both have), or ``None`` without such runs.
+        ``{'label', 'budget', 'steps', 'standard', 'standard_std', 'weighted', 'delta',
+        'standard_collapsed', 'n', 'noisy', 'arms'}``: PSNR means over the seeds both 7×7 arms
+        have; ``arms`` one ``(label, collapsed runs, runs)`` per arm of the grid, in grid order.
+        ``None`` without such runs.
     """
-    quick = [r for r in records if r["config"]["budget"] == "quick" and is_final(r)]
-    d = paired(quick, Arm(_D, 7, "paper"), Arm(_D, 7, "uniform"), test_set, sigma)
+    b = BUDGETS[budget]
+    pool = [r for r in records if r["config"]["budget"] == budget and not is_tuning(r)
+            and "lr_tuning" not in r["config"] and r["config"]["epochs"] == b.epochs]
+    d = paired(pool, Arm(_D, 7, "paper"), Arm(_D, 7, "uniform"), test_set, sigma, final=False)
     if d is None:
         return None
-    by = _by_arm(quick)
+    by = _by_arm(pool)
     std = [_score(by[Arm(_D, 7, "uniform")][s], test_set, sigma) for s in d["seeds"]]
-    first = test_set or next(iter(quick[0]["test"]))
-    noisy = float(np.mean([r["test"][first][str(sigma)]["noisy_mean_psnr"] for r in quick]))
-    c = quick[0]["config"]
-    return {"label": (f"the papers' setting: DnCNN {c['dncnn']['depth']} × {c['dncnn']['width']}, "
-                      f"{total_steps(c)} steps (quick budget), standard baseline collapsed"),
-            "standard": float(np.mean(std)), "weighted": float(np.mean(std) + d["mean"]),
-            "delta": d["mean"], "standard_collapsed": d["reference_collapsed"], "n": d["n"],
-            "noisy": noisy}
+    first = test_set or next(iter(pool[0]["test"]))
+    noisy = float(np.mean([r["test"][first][str(sigma)]["noisy_mean_psnr"] for r in pool]))
+    c = pool[0]["config"]
+    m, sd = mean_std(std)
+    return {"label": (f"DnCNN {c['dncnn']['depth']} × {c['dncnn']['width']}, {total_steps(c)} "
+                      f"Adam steps, {budget} budget"),
+            "budget": budget, "steps": total_steps(c), "standard": m, "standard_std": sd,
+            "weighted": m + d["mean"], "delta": d["mean"],
+            "standard_collapsed": d["reference_collapsed"], "n": d["n"], "noisy": noisy,
+            "arms": [(arm.label, sum(collapsed(r) for r in rs.values()), len(rs))
+                     for arm, rs in by.items()]}
 
 
 def initial_psnr(configs, root=None, results_dir=None) -> list[dict]:
@@ -382,29 +490,31 @@ def beside_published(rows, records, test_set: str | None = None, sigma: int = 25
     """Our DnCNN numbers to set beside the published ones (chapter 5).
 
     Args:
-        rows: :func:`summarize` of ``records`` (the ``chapter5`` grid).
+        rows: :func:`summarize` of ``records`` (the ``chapter5`` grid, or the study's final runs).
         records: the grid's records; the first one's configuration describes the training.
         test_set: default the first test set of the records.
 
     Returns:
         ``{'test_set', 'sigma', 'model', 'den', 'steps', 'batch_size', 'patch', 'n_train',
-        'standard_7', 'weighted_7', 'standard_3'}``: ``model`` the DnCNN size, ``den`` the
-        weighted 7×7 density, and the three :func:`summarize` rows (7×7 standard and
-        ``paper``, 3×3 standard; BatchNorm on).
+        'budget', 'standard_7', 'weighted_7', 'standard_3'}``: ``model`` the DnCNN size,
+        ``den`` the weighted 7×7 density, ``n_train`` the training images, and the three
+        :func:`summarize` rows (7×7 standard and ``paper``, 3×3 standard; BatchNorm on;
+        ``None`` where not stored).
     """
     c = records[0]["config"]
     first = test_set or next(iter(records[0]["test"]))
 
     def row(k, density):
-        return next(r for r in rows if (r["arch"], r["kernel_size"], r["density"], r["batch_norm"],
-                                        r["test_set"], r["sigma"]) == (_D, k, density, True, first,
-                                                                        sigma))
+        return next((r for r in rows if (r["arch"], r["kernel_size"], r["density"],
+                                         r["batch_norm"], r["test_set"], r["sigma"])
+                     == (_D, k, density, True, first, sigma)), None)
 
     den = next(r["config"]["den"] for r in records
                if arm_of(r["config"]) == Arm(_D, 7, "paper"))
     return {"test_set": first, "sigma": sigma, "model": c[_D], "den": den,
             "steps": total_steps(c), "batch_size": c["batch_size"], "patch": c["patch"],
-            "n_train": c["n_train"], "standard_7": row(7, "uniform"),
+            "n_train": c["n_train"] or len(records[0]["data"]["train"]),
+            "budget": c["budget"], "standard_7": row(7, "uniform"),
             "weighted_7": row(7, "paper"), "standard_3": row(3, "uniform")}
 
 

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["CONFIDENCE", "paired_difference", "mean_std"]
+__all__ = ["CONFIDENCE", "paired_difference", "mean_std", "rank_correlation"]
 
 #: The confidence level of every interval in the book.
 CONFIDENCE = 0.95
@@ -78,3 +78,38 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     if len(v) == 0:
         return math.nan, math.nan
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else math.nan)
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float],
+                     confidence: float = CONFIDENCE) -> dict:
+    """Spearman's rank correlation of ``x`` and ``y`` with a confidence interval.
+
+    The interval is Fisher's ``z = atanh(rho)`` with Bonett and Wright's (2000) standard
+    error for Spearman's rho, ``sqrt((1 + rho**2 / 2) / (n - 3))``, back-transformed: an
+    approximation, honest about how little a few points say (it needs ``n >= 4``).
+
+    Returns:
+        ``{'n', 'rho', 'ci_low', 'ci_high', 'p'}`` (``p``: ``scipy.stats.spearmanr``'s
+        two-sided test of no correlation); NaN where there is too little to say.
+    """
+    from scipy import stats
+
+    x, y = _values("x", x), _values("y", y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must pair up: {len(x)} values against {len(y)}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    n, nan = len(x), math.nan
+    row = {"n": n, "rho": nan, "ci_low": nan, "ci_high": nan, "p": nan}
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return row
+    test = stats.spearmanr(x, y)
+    rho = float(test.statistic)
+    row.update(rho=rho, p=float(test.pvalue))
+    if n >= 4 and abs(rho) < 1:
+        z, se = math.atanh(rho), math.sqrt((1 + rho ** 2 / 2) / (n - 3))
+        q = float(stats.norm.ppf(0.5 + confidence / 2))
+        row.update(ci_low=math.tanh(z - q * se), ci_high=math.tanh(z + q * se))
+    elif abs(rho) == 1:
+        row.update(ci_low=rho, ci_high=rho)
+    return row

@@ -20,12 +20,14 @@ import torch
 
 from .. import density as _density
 from ..experiments.classify import ARCH_LABELS
+from ..experiments.classify_analysis import GOAL_TOP1
 from . import tables
 from .published import PUBLISHED
 
 __all__ = ["arch_label", "summary_markdown", "paired_markdown", "tuning_markdown",
            "ranking_markdown", "verdict", "verdicts", "per_seed", "PAPER_SETTING",
-           "beside_paper_markdown", "plot_learning_curves", "plot_paired"]
+           "beside_paper_markdown", "grid_sentence", "findings", "plot_learning_curves",
+           "plot_paired", "plot_tuning"]
 
 #: What the first paper's VGG run used, for the table beside ours (:func:`beside_paper_markdown`).
 PAPER_SETTING = "VGG, 500 img/class, density tuned by DIRECT-L, GPU cluster"
@@ -72,7 +74,8 @@ def tuning_markdown(rows) -> str:
     for r in rows:
         score = dict(zip(r["grid"], r["scores"]))
         cells.append([arch_label(r["arch"]), _kernel(r["kernel_size"]), r["density"],
-                      *(f"{score[v]:.2f}" if v in score else "–" for v in lrs), f"{r['chosen']:g}"])
+                      *(f"{score[v]:.2f}" if v in score else "–" for v in lrs),
+                      f"{r['chosen']:g}" + (" (grid edge)" if r.get("at_edge") else "")])
     return tables.markdown(header, cells)
 
 
@@ -157,6 +160,105 @@ def beside_paper_markdown(summary, budget, device: str,
     return tables.markdown(["", "standard (%)", "weighted (%)", "difference (pp)", "setting"], rows)
 
 
+def grid_sentence(totals: dict, n_planned: int, command: str) -> str:
+    """What of a tuned grid is stored and what is left, from
+    :func:`wconv.experiments.classify_grid.totals` (CPU minutes as recorded or estimated)."""
+    stored = totals.get("stored", {"runs": 0, "minutes": 0.0})
+    left = {k: v for k, v in totals.items() if k != "stored"}
+    runs_left = sum(v["runs"] for v in left.values())
+    hours_left = sum(v["minutes"] for v in left.values()) / 60
+    text = (f"{stored['runs']} of the grid's {n_planned} runs are stored "
+            f"({stored['minutes'] / 60:.1f} h of training as recorded)")
+    if runs_left:
+        text += (f"; {runs_left} are still to train (about {hours_left:.1f} h on a quiet 2-core "
+                 f"CPU): `{command}` trains them, resuming where it stopped, and the tables below "
+                 "grow as they land")
+    return text + "."
+
+
+def _arm(r: dict) -> str:
+    return f"{arch_label(r['arch'])} {_kernel(r['kernel_size'])} `{r['density']}`"
+
+
+def _difference(r: dict, unit: str = "pp") -> str:
+    what = r["metric"].replace("_top1", " top-1")
+    if r["n"] < 2:
+        return (f"{_arm(r)} − `{r['baseline']}`: {tables.signed(r['mean'])} {unit} {what} from "
+                f"{r['n']} pair, too few for an interval")
+    if r["ci_low"] > 0:
+        word = "higher"
+    elif r["ci_high"] < 0:
+        word = "lower"
+    else:
+        word = "no significant difference"
+    return (f"{_arm(r)} − `{r['baseline']}`: {tables.signed(r['mean'])} {unit} {what} "
+            f"(95 % CI {tables.interval(r['ci_low'], r['ci_high'])}, {r['n']} pairs, "
+            f"p {tables.p_value(r['p'])}): {word}")
+
+
+def findings(records, goal: float = GOAL_TOP1) -> dict[str, str]:
+    """The sentences of chapter 4's findings, computed from stored records of a tuned grid.
+
+    Keys (always present; a sentence says so when its runs are not stored yet):
+    ``standard`` (standard ResNet-20 3×3 against ``goal`` and the papers' standard VGG),
+    ``densities`` (each fixed density against ``uniform``), ``reparam`` (the control against
+    ``paper``), ``learnable``, ``tuning`` (the choices, and any at an end of the grid) and
+    ``ranking`` (short tuning runs against full-length runs).
+    """
+    from ..experiments import classify_analysis as analysis
+
+    out = {}
+    summary = {(r["arch"], r["kernel_size"], r["density"]): r for r in analysis.summarize(records)}
+    std = summary.get(("resnet20", 3, "uniform"))
+    paper = PUBLISHED["weighted_vgg_cifar100"]
+    if std is None:
+        out["standard"] = "No final run of the standard ResNet-20 is stored yet."
+    else:
+        mean, n = std["test_top1_mean"], std["n"]
+        verb = "meets" if mean >= goal else "misses"
+        out["standard"] = (
+            f"The standard ResNet-20 (3×3) reaches {tables.mean_std(mean, std['test_top1_std'])} % "
+            f"test top-1 on the full 10,000-image test set (mean ± std over {n} seed"
+            f"{'s' if n != 1 else ''}): it {verb} the {goal:.0f} % goal"
+            + ("" if n >= 3 else f" so far (the goal is over 3 seeds; {n} stored)")
+            + f" and is {mean - paper['standard_top1']:+.2f} pp from the papers' standard VGG "
+            f"({paper['standard_top1']:.2f} %).")
+    rows = analysis.paired(records, baseline="uniform", metric="test_top1")
+    fixed = [r for r in rows if r["density"] not in ("reparam", "learnable")]
+    out["densities"] = ("; ".join(_difference(r) for r in fixed) + "." if fixed else
+                        "No density has a stored final run paired with `uniform` yet.")
+    for arm in ("learnable",):
+        mine = [r for r in rows if r["density"] == arm]
+        out[arm] = ("; ".join(_difference(r) for r in mine) + "." if mine else
+                    f"No `{arm}` final run is stored yet.")
+    control = [r for r in analysis.paired(records, baseline="paper", metric="test_top1")
+               if r["density"] == "reparam"]
+    out["reparam"] = ("; ".join(_difference(r) for r in control) + "." if control else
+                      "No `reparam` final run is stored yet.")
+    tuned = analysis.tuning_table(records)
+    if tuned:
+        choices = "; ".join(f"{_arm(r)} {r['chosen']:g}" for r in tuned)
+        edges = [_arm(r) for r in tuned if r["at_edge"]]
+        out["tuning"] = (f"Each arm chose its learning rate on the validation split, from the same "
+                         f"grid ({', '.join(f'{v:g}' for v in tuned[0]['grid'])}; "
+                         f"{tuned[0]['epochs']}-epoch runs, seed 0): {choices}. "
+                         + (f"At an end of the grid, so a better value may lie beyond it: "
+                            f"{', '.join(edges)}." if edges else "No choice is at an end of the grid."))
+    else:
+        out["tuning"] = "No tuning run is stored yet."
+    ranking = analysis.ranking_agreement(records)
+    if ranking:
+        out["ranking"] = "; ".join(
+            f"{_arm(r)}: the short runs choose {r['best_short']:g}, the full-length runs "
+            f"{r['best_full']:g} ({'the same' if r['agree'] else 'not the same'}; Kendall τ "
+            f"{r['kendall_tau']:.2f} over {len(r['grid'])} learning rates)" for r in ranking) + "."
+    else:
+        out["ranking"] = ("The full-length runs at the other learning rates (the sweep) are not "
+                          "stored yet, so whether the short tuning runs rank the learning rates "
+                          "like full runs is still open.")
+    return out
+
+
 # --------------------------------------------------------------------------- plots
 
 _CURVE_LABELS = {"val_top1": "validation top-1 accuracy (%)",
@@ -213,4 +315,28 @@ def plot_paired(rows, ax=None):
     base = rows[0]["baseline"] if rows else ""
     ax.set_xlabel(f"{metric} accuracy difference vs {base} (percentage points, 95% CI)")
     ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def plot_tuning(rows, ax=None):
+    """Validation top-1 of the tuning runs against the learning rate (log scale), one line
+    per arm of :func:`~wconv.experiments.classify_analysis.tuning_table` rows; the chosen
+    value is circled. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for r in rows:
+        line, = ax.plot(r["grid"], r["scores"], marker="o", ms=4, label=_arm(r).replace("`", ""))
+        ax.plot([r["chosen"]], [r["scores"][r["grid"].index(r["chosen"])]], "o", ms=11,
+                mfc="none", color=line.get_color())
+    ax.set_xscale("log")
+    grid = sorted({lr for r in rows for lr in r["grid"]})
+    ax.set_xticks(grid, [f"{lr:g}" for lr in grid])
+    ax.minorticks_off()
+    ax.set_xlabel("peak learning rate (one-cycle, log scale)")
+    epochs = rows[0]["epochs"] if rows else "?"
+    ax.set_ylabel(f"validation top-1 after {epochs} epochs (%)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
     return ax

@@ -6,9 +6,11 @@ table with its cells in the one format (``mean ± std`` with the number of runs,
 differences, intervals, p-values), and the published numbers come from
 :data:`wconv.views.published.PUBLISHED`.
 
-* tables: :func:`summary_table`, :func:`sigma_table`, :func:`run_table`, :func:`plateau_table`,
-  :func:`comparison_table`, :func:`untrained_table`, :func:`published_table`;
-* sentences: :func:`verdicts`, :func:`verdict`, :func:`findings`, :func:`reference_gap`;
+* tables: :func:`summary_table`, :func:`sigma_table`, :func:`run_table`, :func:`tuning_table`,
+  :func:`plateau_table`, :func:`comparison_table`, :func:`untrained_table`,
+  :func:`published_table`;
+* sentences: :func:`progress`, :func:`verdicts`, :func:`verdict`, :func:`findings`,
+  :func:`reference_gap`;
 * figures: :func:`plot_curves`, :func:`plot_sigma`, :func:`plot_regime`, :func:`plot_panel`.
 
 Example::
@@ -27,8 +29,8 @@ import math
 import numpy as np
 
 from ..experiments import denoise_study as study
-from ..experiments.denoise import REGIME_ARMS
-from ..experiments.denoise_budgets import steps_per_epoch, total_steps
+from ..experiments.denoise import REGIME_ARMS, TIE_DB
+from ..experiments.denoise_budgets import BUDGETS, steps_per_epoch, total_steps
 from ..experiments.denoise_measures import (
     COLLAPSE_DB,
     PLATEAU_DB,
@@ -39,8 +41,9 @@ from ..experiments.denoise_measures import (
 from . import tables
 from .published import PUBLISHED
 
-__all__ = ["summary_table", "sigma_table", "run_table", "plateau_table", "comparison_table",
-           "untrained_table", "published_table", "verdicts", "verdict", "findings",
+__all__ = ["summary_table", "sigma_table", "run_table", "tuning_table", "plateau_table",
+           "comparison_table", "untrained_table", "published_table", "progress", "verdicts",
+           "verdict", "findings",
            "reference_gap", "plot_curves", "plot_sigma", "plot_regime", "plot_panel"]
 
 _D = "dncnn"
@@ -124,23 +127,55 @@ def run_table(record) -> str:
     return tables.markdown(["test set", "σ", "noisy input (dB)", "PSNR (dB)", "SSIM"], cells)
 
 
+def tuning_table(rows) -> str:
+    """:func:`wconv.experiments.denoise_study.tuning_rows` as Markdown: one row per arm, its
+    validation PSNR at every learning rate of the grid (the choice in bold, a collapsed run
+    marked ``c``, ``…`` not stored yet), the choice and whether it is an end of the grid."""
+    grid = sorted({lr for r in rows for lr in r["grid"]})
+    cells = []
+    for r in rows:
+        by = {lr: (v, f) for lr, v, f in zip(r["grid"], r["scores"], r["collapsed"])}
+        row = [r["label"]]
+        for lr in grid:
+            if lr not in by:
+                row.append("")
+                continue
+            v, f = by[lr]
+            cell = "…" if v is None and f is None else _value(v) + (" c" if f else "")
+            row.append(f"**{cell}**" if lr == r["choice"] else cell)
+        note = ("collapsed at every lr" if r["all_collapsed"] else
+                ("largest of the grid" if r["choice"] == max(r["grid"]) else "smallest of the grid")
+                if r["at_edge"] else "")
+        row += ["…" if r["choice"] is None else f"{r['choice']:g}", note]
+        cells.append(row)
+    return tables.markdown(["arm"] + [f"lr {lr:g}" for lr in grid] + ["chosen lr", "edge"], cells,
+                           "Validation PSNR at σ = 25 (dB) after each tuning run; c: the run "
+                           f"collapsed (within {COLLAPSE_DB} dB of the noisy input on the test "
+                           f"set); the choice, in bold, is the smallest lr within {TIE_DB} dB of "
+                           "the best.")
+
+
 def plateau_table(rows) -> str:
     """:func:`wconv.experiments.denoise_study.plateau_rows` as Markdown."""
     cells = []
     for r in rows:
         lrs = r["lr"] if isinstance(r["lr"], list) else [r["lr"]]
         lr = ", ".join(f"{v:g}" for v in lrs)
+        gains = ", ".join(f"{g:.2f}" for g in r.get("plateau_gains", []))
         cells.append([r["label"], tables.mean_std(r["psnr_mean"], r["psnr_std"], 2),
                       tables.signed(r["gain_mean"]), r["n"],
                       f"**{r['collapsed']}**" if r["collapsed"] else "0",
-                      f"{r['at_plateau']} of {r['n']}", lr, f"{r['steps']:,}"])
+                      f"{r['at_plateau']} of {r['n']}", gains, lr, f"{r['steps']:,}"])
     return tables.markdown(["arm", "PSNR (dB)", "gain over noisy (dB)", "runs", "collapsed",
-                            "at plateau", "lr", "steps"], cells)
+                            "at plateau", f"val. gain, last {PLATEAU_FRACTION:.0%} (dB)", "lr",
+                            "steps"], cells)
 
 
-def comparison_table(rows) -> str:
+def comparison_table(rows, missing=()) -> str:
     """:func:`wconv.experiments.denoise_study.comparisons` as Markdown: the mean paired
-    difference, its 95 % interval and p-value (``–`` where no test is possible)."""
+    difference, its 95 % interval and p-value (``–`` where no test is possible); the
+    questions in ``missing`` (:func:`~wconv.experiments.denoise_study.missing_pairs`) follow
+    as rows not stored yet."""
     cells = []
     for r in rows:
         tested = not math.isnan(r["p"])
@@ -148,6 +183,7 @@ def comparison_table(rows) -> str:
                       tables.interval(r["ci_low"], r["ci_high"]) if tested else "–",
                       tables.p_value(r["p"]), r["n"],
                       f"{r['arm_collapsed']} / {r['reference_collapsed']}"])
+    cells += [[q, "not stored yet", "", "", 0, ""] for q in missing]
     return tables.markdown(["comparison", "Δ PSNR (dB)", "95 % CI", "p", "pairs",
                             "collapsed (arm / reference)"], cells)
 
@@ -170,28 +206,36 @@ def untrained_table(summary: dict) -> str:
                            note)
 
 
-def published_table(numbers: dict) -> str:
+def published_table(numbers) -> str:
     """The papers' and the published colour DnCNN's numbers beside ours
-    (:func:`wconv.experiments.denoise_study.beside_published`), as Markdown."""
+    (:func:`wconv.experiments.denoise_study.beside_published`, one or a list: e.g. the papers'
+    setting and the study), as Markdown."""
     w_pub, c_pub = PUBLISHED["weighted_dncnn_div2k"], PUBLISHED["cdncnn_cbsd68_sigma25"]
-    std7, w7, std3 = numbers["standard_7"], numbers["weighted_7"], numbers["standard_3"]
-    ours = (f"{numbers['steps']} Adam steps × {numbers['batch_size']} patches of "
-            f"{numbers['patch']} × {numbers['patch']}, {numbers['n_train']} images, "
-            f"{std7['runs']} seeds")
-    size = f"DnCNN {numbers['model']['depth']} × {numbers['model']['width']}"
-    data = f"{numbers['test_set']}, σ = {numbers['sigma']}"
     cells = [
         [w_pub["label"], w_pub["data"], f"{w_pub['standard_psnr']:.2f}",
          f"{w_pub['weighted_psnr']:.2f}", w_pub["training"]],
-        [c_pub["label"], c_pub["data"], f"≈ {c_pub['psnr']:.1f}", "–", c_pub["training"]],
-        [f"this page: {size}, 7×7, {numbers['den']}", data,
-         tables.mean_std(std7["psnr_mean"], std7["psnr_std"]),
-         tables.mean_std(w7["psnr_mean"], w7["psnr_std"]), ours],
-        [f"this page: {size}, 3×3", data, tables.mean_std(std3["psnr_mean"], std3["psnr_std"]),
-         "–", ours]]
-    formula = 20 * math.log10(255 / numbers["sigma"])
-    note = (f"Noisy input on {numbers['test_set']} at σ = {numbers['sigma']}: "
-            f"{std7['noisy_psnr']:.2f} dB; 20 log10(255/{numbers['sigma']}) = {formula:.2f} dB.")
+        [c_pub["label"], c_pub["data"], f"≈ {c_pub['psnr']:.1f}", "–", c_pub["training"]]]
+
+    def cell(row):
+        return "–" if row is None else tables.mean_std(row["psnr_mean"], row["psnr_std"])
+
+    noisy = []
+    for nums in [numbers] if isinstance(numbers, dict) else numbers:
+        std7, w7, std3 = nums["standard_7"], nums["weighted_7"], nums["standard_3"]
+        runs = max((r["runs"] for r in (std7, w7, std3) if r is not None), default=0)
+        ours = (f"{nums['steps']:,} Adam steps × {nums['batch_size']} patches of "
+                f"{nums['patch']} × {nums['patch']}, {nums['n_train']} images, up to "
+                f"{_seeds(runs)} ({nums.get('budget', '?')} budget)")
+        size = f"DnCNN {nums['model']['depth']} × {nums['model']['width']}"
+        data = f"{nums['test_set']}, σ = {nums['sigma']}"
+        cells += [[f"this page: {size}, 7×7, {nums['den']}", data, cell(std7), cell(w7), ours],
+                  [f"this page: {size}, 3×3", data, cell(std3), "–", ours]]
+        noisy += [f"{r['noisy_psnr']:.2f} dB" for r in (std7, w7, std3) if r is not None][:1]
+    nums = numbers if isinstance(numbers, dict) else numbers[0]
+    formula = 20 * math.log10(255 / nums["sigma"])
+    note = (f"Noisy input on {nums['test_set']} at σ = {nums['sigma']}: "
+            f"{' and '.join(dict.fromkeys(noisy))}; 20 log10(255/{nums['sigma']}) = "
+            f"{formula:.2f} dB.")
     return tables.markdown(["source", "data", "standard (dB)", "weighted (dB)", "training"], cells,
                            note)
 
@@ -224,80 +268,180 @@ def verdict(d: dict, unit: str = "dB") -> str:
     whose 95 % interval holds 0 is reported as no measurable difference, as plainly as a gain or
     a loss; without a test (fewer than two pairs, or no spread) there is no verdict."""
     base = f"{d['arm']} vs {d['reference']}: {d['mean']:+.2f} {unit}"
+    flags = [f"{d[k + '_collapsed']} of {d['n']} {d[k]} runs" for k in ("arm", "reference")
+             if d[k + "_collapsed"]]
+    flag = f" Careful: {' and '.join(flags)} collapsed." if flags else ""
     if math.isnan(d["p"]):
         return (f"{base} over {_seeds(d['n'])} "
-                "(too few pairs or no spread for a confidence interval: no verdict).")
+                f"(too few pairs or no spread for a confidence interval: no verdict).{flag}")
     ci = f"95 % CI {tables.interval(d['ci_low'], d['ci_high'])} {unit}, {_seeds(d['n'])}"
     if d["ci_low"] > 0:
         word = "better"
     elif d["ci_high"] < 0:
         word = "worse"
     else:
-        return f"{base} ({ci}): no measurable difference."
-    flag = ""
-    if d["reference_collapsed"] or d["arm_collapsed"]:
-        flag = (f" Careful: {d['reference_collapsed']} reference and {d['arm_collapsed']} arm "
-                "runs collapsed.")
-    return f"{base} ({ci}): the first is {word}.{flag}"
+        return f"{base} ({ci}): no measurable difference.{flag}"
+    return f"{base} ({ci}): {d['arm']} is {word}.{flag}"
 
 
-def findings(records, test_set: str | None = None, sigma: int = 25) -> dict[str, str]:
+def progress(p: dict, command: str) -> str:
+    """A sentence from :func:`wconv.experiments.denoise_study.progress`: what is stored, per
+    block, the recorded time, and what is left with its estimate."""
+    blocks = ", ".join(f"{b['name']} {b['stored']} of {b['total']}" for b in p["blocks"])
+    left = p["total"] - p["stored"]
+    rest = (f"the other {left} need about {p['hours_left']:.1f} more CPU hours (estimated for a "
+            f"quiet 2-core machine); `{command}` trains them, resuming where it stopped"
+            if left else "nothing is left to train")
+    return (f"{p['stored']} of the study's {p['total']} runs are stored ({blocks}), "
+            f"{p['hours_stored']:.1f} hours of computing as recorded by the runs; {rest}.")
+
+
+def _range(values) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.2f} dB" if round(lo, 2) == round(hi, 2) else f"{lo:.2f}–{hi:.2f} dB"
+
+
+def _lr_sentence(r) -> str:
+    lo, hi = min(r["grid"]), max(r["grid"])
+    if r["all_collapsed"]:
+        return (f"{r['label']} collapsed at every learning rate of its grid ({lo:g} to {hi:g}), "
+                f"so its choice ({r['choice']:g}, by the tie rule) is no optimum")
+    top = r["choice"] == hi
+    i = r["grid"].index(r["choice"])
+    nb = r["grid"][i - 1 if top else i + 1]
+    rise = (f"; its validation PSNR is {r['edge_rise']:.2f} dB above that at {nb:g}"
+            if r["edge_rise"] is not None else "")
+    return (f"{r['label']} chose {r['choice']:g}, the {'largest' if top else 'smallest'} rate "
+            f"of its grid ({lo:g} to {hi:g}){rise}, so a {'larger' if top else 'smaller'} "
+            "rate might score higher")
+
+
+def findings(records, test_set: str | None = None, sigma: int = 25, papers=None) -> dict[str, str]:
     """Verdict sentences for the chapter, computed from the stored records.
 
-    Keys: ``collapse`` (collapsed final runs per arm), ``plateau`` (runs that did not reach
-    it), ``lr_edge`` (arms whose tuned learning rate is an end of the grid, if any),
-    ``best_standard`` (against :data:`~wconv.experiments.denoise_study.GOAL_DB` and the
-    published colour DnCNN), every
-    :data:`wconv.experiments.denoise_study.PAIRS` question present, ``regime`` (crossing points)
-    and ``papers_setting``.
-    A difference whose 95 % CI contains 0 reads "no measurable difference".
+    Args:
+        records: the study's records (tuning, final and regime-map runs); ``quick``-budget
+            records among them are taken as ``papers`` when that is not given.
+        papers: the records of the papers' setting (the ``chapter5`` grid at its short budget).
+
+    Keys, always there: ``collapse`` (collapsed final runs per arm), ``plateau`` (runs that
+    did not reach it), ``lr_edge`` (arms whose tuned learning rate is an end of the grid, or
+    that collapsed at every rate), ``best`` and ``best_standard`` (against
+    :data:`~wconv.experiments.denoise_study.GOAL_DB` and the published colour DnCNN),
+    ``regime`` (crossing points, or what the map lacks) and ``papers_setting``,
+    ``papers_collapse``; then every :data:`wconv.experiments.denoise_study.PAIRS` question
+    present. A difference whose 95 % CI contains 0 reads "no measurable difference".
     """
+    if papers is None:
+        papers = [r for r in records if r["config"]["budget"] == "quick"]
+    records = [r for r in records if r["config"]["budget"] != "quick"]
     out = {}
-    finals = [r for r in records if study.is_final(r) and r["config"]["budget"] != "quick"]
+    finals = [r for r in records if study.is_final(r)]
     table = study.plateau_rows(finals, test_set, sigma)
+    n_runs = sum(r["n"] for r in table)
     bad = [f"{r['label']} ({r['collapsed']} of {r['n']})" for r in table if r["collapsed"]]
-    out["collapse"] = (f"No final run collapsed ({sum(r['n'] for r in table)} runs, "
-                       f"{len(table)} arms)." if not bad else
-                       f"Collapsed final runs (within {COLLAPSE_DB} dB of the noisy input): "
-                       + "; ".join(bad) + ".")
-    short = [f"{r['label']} ({r['n'] - r['at_plateau']} of {r['n']})" for r in table
-             if r["at_plateau"] < r["n"]]
-    out["plateau"] = ("Every final run reached its plateau (validation gain < "
-                      f"{PLATEAU_DB} dB over the last {PLATEAU_FRACTION:.0%} of steps)."
-                      if not short else "Not at the plateau: " + "; ".join(short) + ".")
-    edge = sorted({f"{label} ({lr:g})" for label, lr in study.lr_at_grid_edge(finals)})
-    if edge:
-        out["lr_edge"] = ("Learning rates chosen at an end of the grid (a better one may lie "
-                          "beyond it): " + "; ".join(edge) + ".")
+    out["collapse"] = (
+        f"No stored final run collapsed ({n_runs} runs, {len(table)} arms)." if not bad else
+        f"{sum(r['collapsed'] for r in table)} of the {n_runs} stored final runs collapsed "
+        f"(ended within {COLLAPSE_DB} dB of the noisy input): " + "; ".join(bad) + ".")
+    short = [r for r in table if r["at_plateau"] < r["n"]]
+    crit = (f"validation PSNR gained less than {PLATEAU_DB} dB over the last "
+            f"{PLATEAU_FRACTION:.0%} of the steps")
+    if not table:
+        out["plateau"] = "No final run is stored yet."
+    elif not short:
+        out["plateau"] = f"Every stored final run reached its plateau ({crit})."
+    else:
+        at = sum(r["at_plateau"] for r in table)
+        lines = []
+        for r in short:
+            gaining = [g for g in r["plateau_gains"] if g >= PLATEAU_DB]
+            lines.append(f"{r['label']} ({r['n'] - r['at_plateau']} of {r['n']}"
+                         + (f", still gaining {_range(gaining)}" if gaining else "") + ")")
+        out["plateau"] = (f"{at} of the {n_runs} stored final runs reached their plateau ({crit});"
+                          f" {n_runs - at} did not, so their scores are not plateau scores yet: "
+                          + "; ".join(lines) + ".")
+    edge = [_lr_sentence(r) for r in study.tuning_rows(records) if r["at_edge"]]
+    out["lr_edge"] = ("No arm chose a learning rate at an end of its grid." if not edge else
+                      "At an end of the learning-rate grid: " + "; ".join(edge) + ".")
+    live = [r for r in table if not r["collapsed"]]
+    if live:
+        best = max(live, key=lambda r: r["psnr_mean"])
+        out["best"] = (f"The best stored arm is {best['label']}: "
+                       f"{tables.mean_std(best['psnr_mean'], best['psnr_std'])} dB on "
+                       f"{best['test_set']} at σ = {sigma} ({_seeds(best['n'])}).")
+    else:
+        out["best"] = "No final run that denoises is stored yet."
     std = [r for r in table if r["arm"].density == "uniform" and r["arm"].arch == _D]
     if std:
         best = max(std, key=lambda r: r["psnr_mean"])
         goal = "meets" if best["psnr_mean"] >= study.GOAL_DB else "misses"
+        pub = PUBLISHED["cdncnn_cbsd68_sigma25"]["psnr"]
+        few = f", with only {_seeds(best['n'])} stored so far" if best["n"] < 3 else ""
         out["best_standard"] = (
-            f"The best standard DnCNN is {best['label']}: {best['psnr_mean']:.2f} dB on "
-            f"{best['test_set']} at σ = {sigma} ({_seeds(best['n'])}); it {goal} the "
-            f"{study.GOAL_DB:.1f} dB goal, "
-            f"{best['psnr_mean'] - PUBLISHED['cdncnn_cbsd68_sigma25']['psnr']:+.2f} dB from the "
-            "published colour DnCNN.")
-    for d in study.comparisons(finals, test_set, sigma):
-        out[d["question"]] = verdict(d)
+            f"The best standard DnCNN is {best['label']}: "
+            f"{tables.mean_std(best['psnr_mean'], best['psnr_std'])} dB on {best['test_set']} "
+            f"at σ = {sigma} ({_seeds(best['n'])}); it {goal} the {study.GOAL_DB:.1f} dB goal "
+            f"by {abs(best['psnr_mean'] - study.GOAL_DB):.2f} dB{few}, and is "
+            f"{pub - best['psnr_mean']:.2f} dB below the published colour DnCNN (≈ {pub:.1f} dB, "
+            "a 17 × 64 network trained far longer).")
+    else:
+        out["best_standard"] = "No final run of a standard DnCNN is stored yet."
     cross = []
+    lengths = set()
     for a, b in study.REGIME_PAIRS:
         pa = study.regime_points(records, a, test_set, sigma)
-        if len(pa) > 1 and study.regime_points(records, b, test_set, sigma):
+        pb = study.regime_points(records, b, test_set, sigma)
+        lengths |= {p["steps"] for p in pa} & {p["steps"] for p in pb}
+        common = {p["steps"] for p in pa} & {p["steps"] for p in pb}
+        if len(common) > 1:
             c = study.regime_crossings(records, a, b, test_set, sigma)
             cross.append(f"{a.label} and {b.label} cross at "
                          + ", ".join(f"{x:,.0f}" for x in c) + " steps" if c else
-                         f"{a.label} and {b.label} do not cross between {pa[0]['steps']:,} and "
-                         f"{pa[-1]['steps']:,} steps")
+                         f"{a.label} and {b.label} do not cross between {min(common):,} and "
+                         f"{max(common):,} steps")
     if cross:
-        out["regime"] = "; ".join(cross) + "."
-    ps = study.papers_setting(records, test_set, sigma)
-    if ps is not None:
+        out["regime"] = "On the regime map, " + "; ".join(cross) + "."
+    else:
+        b = BUDGETS.get(finals[0]["config"]["budget"]) if finals else None
+        planned = ([e * b.steps_per_epoch for e in b.regime_epochs]
+                   if b is not None and b.regime_epochs else [])
+        have = (f"{len(lengths)} training length ({', '.join(f'{x:,}' for x in sorted(lengths))}"
+                " steps)" if lengths else "no training length")
+        out["regime"] = (f"So far the regime map has {have} where both arms of a pair are "
+                         "stored: too few points to find a crossing"
+                         + (f"; its shorter runs ({', '.join(f'{x:,}' for x in planned)} steps) "
+                            "are still to train." if planned else "."))
+    ps = (study.papers_setting(papers, test_set, sigma, papers[0]["config"]["budget"])
+          if papers else None)
+    if ps is None:
+        out["papers_setting"] = "The papers' setting (the quick grid) is not stored."
+        out["papers_collapse"] = out["papers_setting"]
+    else:
+        w_pub = PUBLISHED["weighted_dncnn_div2k"]
+        formula = 20 * math.log10(255 / sigma)
+        same = ps["standard_collapsed"] == ps["n"]
         out["papers_setting"] = (
-            f"In {ps['label']}, weighted minus standard is {ps['delta']:+.2f} dB "
-            f"({ps['standard_collapsed']} of {ps['n']} standard runs collapsed, noisy input "
-            f"{ps['noisy']:.2f} dB): a gain over a network that returns its input.")
+            f"In the papers' setting ({ps['label']}), the standard 7×7 DnCNN scores "
+            f"{tables.mean_std(ps['standard'], ps['standard_std'])} dB at σ = {sigma} against "
+            f"{ps['noisy']:.2f} dB for the noisy input ({ps['standard_collapsed']} of {ps['n']} "
+            f"runs collapsed), and the weighted one is {abs(ps['delta']):.2f} dB "
+            f"{'above' if ps['delta'] >= 0 else 'below'} it. "
+            + (f"The papers' standard DnCNN is the same case: its {w_pub['standard_psnr']:.2f}"
+               f" dB is 20 log10(255/{sigma}) = {formula:.2f} dB, the PSNR of a noisy input, "
+               "so their gain too is one over a network that returns its input."
+               if same else "Not every standard run collapsed here, unlike the papers' "
+               f"standard DnCNN ({w_pub['standard_psnr']:.2f} dB = 20 log10(255/{sigma}))."))
+        gone = [f"{label} ({k} of {n})" for label, k, n in ps["arms"] if k]
+        out["papers_collapse"] = (
+            f"Collapsed runs per arm at {ps['steps']:,} steps: "
+            + ("; ".join(gone) if gone else "none")
+            + f"; none in the other {len(ps['arms']) - len(gone)} arms of the grid."
+            if gone and len(gone) < len(ps["arms"]) else
+            f"Collapsed runs per arm at {ps['steps']:,} steps: "
+            + ("; ".join(gone) if gone else "none") + ".")
+    for d in study.comparisons(finals, test_set, sigma):
+        out[d["question"]] = verdict(d)
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["STATIC", "path", "node_loader", "mount_html"]
+__all__ = ["STATIC", "path", "node_loader", "define_html", "mount_html"]
 
 #: The folder of the scripts (shipped with the package).
 STATIC = Path(__file__).resolve().parent / "static"
@@ -34,6 +34,14 @@ def node_loader(name: str) -> str:
     tests that check the browser arithmetic against Python)."""
     return (f"(0, eval)('(' + require('fs').readFileSync({json.dumps(str(path(name)))}, "
             f"'utf8') + ')')()")
+
+
+def define_html(name: str, api: str) -> str:
+    """A ``<script>`` that defines ``window[api]`` from script ``name`` (the first copy on a page
+    is kept), for a script other panels use (``direct_l``)."""
+    factory = path(name).read_text(encoding="utf-8")
+    return (f'<script type="text/javascript">\nwindow.{api} = window.{api} || '
+            f'({factory.rstrip()})();\n</script>')
 
 
 def mount_html(name: str, api: str, config: dict) -> str:

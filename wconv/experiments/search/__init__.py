@@ -18,7 +18,10 @@ driven by an objective supplied by the caller::
   (:func:`classification_objective`, :func:`denoising_objective`, their :data:`BUDGETS`)
   and the learnable-density baseline :func:`learnable_density_search`;
 * :mod:`~wconv.experiments.search.finals` -- the densities found, trained longer and
-  judged on the test split (:func:`final_runs`, :func:`final_table`, :func:`compare_final`).
+  judged on the test split (:func:`final_runs`, :func:`final_table`, :func:`compare_final`);
+* :mod:`~wconv.experiments.search.measures` -- whether an objective can tell densities
+  apart (noise, spread, their ratio), whether it ranks them like full training (fidelity),
+  and regret curves of searches at equal budget.
 
 The progress plot and the notebook panel are views: :mod:`wconv.views.search`.
 
@@ -48,6 +51,7 @@ Example::
     >>> result.evals_to_best <= 30
     True
 """
+from . import measures
 from .algorithms import (
     ALGORITHMS,
     LearnedDensity,
@@ -63,6 +67,7 @@ from .finals import compare_final, final_runs, final_table
 from .log import LOG_DIR, Evaluation, SearchLog, log_path, read_log
 from .objectives import (
     BUDGETS,
+    LEGACY_RECIPE,
     SCORES,
     ClassificationObjectiveBudget,
     DenoisingObjectiveBudget,
@@ -75,7 +80,7 @@ from .objectives import (
 __all__ = [
     "ALGORITHMS", "Evaluation", "SearchResult", "LearnedDensity", "paper_bounds", "check_bounds",
     "direct_search", "grid_search", "random_search", "summarize", "read_log", "log_path", "LOG_DIR",
-    "SearchLog", "BUDGETS", "SCORES", "ClassificationObjectiveBudget", "DenoisingObjectiveBudget",
+    "SearchLog", "BUDGETS", "LEGACY_RECIPE", "SCORES", "ClassificationObjectiveBudget", "DenoisingObjectiveBudget",
     "TrainingObjective", "classification_objective", "denoising_objective",
-    "learnable_density_search", "final_runs", "final_table", "compare_final",
+    "learnable_density_search", "final_runs", "final_table", "compare_final", "measures",
 ]

@@ -21,7 +21,8 @@ __all__ = ["final_runs", "final_table", "compare_final"]
 
 
 def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
-               epochs: int | None = None, results_dir=None, progress: bool = False) -> dict:
+               epochs: int | None = None, results_dir=None, progress: bool = False,
+               test: bool = True) -> dict:
     r"""Train each density with each seed for longer, and score it on the test split.
 
     The trainings use the objective's data and model, ``epochs`` epochs
@@ -38,6 +39,9 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
         seeds: the seeds.
         epochs: training epochs.
         results_dir: the results store (default the repository's ``results/``).
+        test: score the test split too; without it (the measurements of
+            :mod:`~wconv.experiments.search.measures`, which must not look at it) the runs
+            are stored under their own key (``"test": false``).
 
     Returns:
         ``{label: [record per seed]}``; a record holds ``config`` (its ``objective`` names
@@ -54,9 +58,11 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
             run = objective.with_seed(seed)
             config = {"task": "search-final", "name": f"{run.name}-k{run.kernel_size}-{label}-s{seed}",
                       "objective": run.config, "den": den, "epochs": epochs}
+            if not test:   # left out otherwise, so the stored final runs keep their keys
+                config["test"] = False
             record = _results.load(config, results_dir)
             if record is None:
-                r = run.train(den, epochs=epochs, test=True, progress=progress)
+                r = run.train(den, epochs=epochs, test=test, progress=progress)
                 record = {"final": r["final"], "epochs": r["epochs"], "seconds": r["seconds"],
                           "score": r["score"]}
                 _results.save(config, record, results_dir)

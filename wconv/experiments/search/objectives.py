@@ -19,6 +19,7 @@ Example::
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import numbers
@@ -29,7 +30,7 @@ from .. import budgets as _budgets
 from .. import results as _results
 from .algorithms import LearnedDensity, check_bounds, check_kernel_size
 
-__all__ = ["ClassificationObjectiveBudget", "DenoisingObjectiveBudget", "BUDGETS", "SCORES",
+__all__ = ["ClassificationObjectiveBudget", "DenoisingObjectiveBudget", "LEGACY_RECIPE", "BUDGETS", "SCORES",
            "TrainingObjective", "classification_objective", "denoising_objective",
            "learnable_density_search"]
 
@@ -48,6 +49,13 @@ class ClassificationObjectiveBudget(_budgets.Budget):
             validation images (:func:`wconv.experiments.cifar.cifar100`, split seed 0).
         epochs, batch_size, lr: SGD with a cosine schedule.
         augment: random crop and horizontal flip.
+        nesterov, schedule, label_smoothing, precision: the recipe of chapter 4's tuned
+            budgets (:data:`wconv.experiments.classify.BUDGETS`), for an objective that is a
+            shortened chapter-4 training; ``precision='auto'`` is this machine's
+            (:func:`wconv.experiments.precision.resolve_precision`).
+
+    Fields at their :data:`LEGACY_RECIPE` values are left out of the objective's configuration,
+    so the logs of the budgets that predate them keep their keys.
     """
 
     arch: str
@@ -58,6 +66,10 @@ class ClassificationObjectiveBudget(_budgets.Budget):
     batch_size: int
     lr: float
     augment: bool
+    nesterov: bool = False
+    schedule: str = "cosine"
+    label_smoothing: float = 0.0
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,12 @@ class DenoisingObjectiveBudget(_budgets.Budget):
         train_sigma: ``(low, high)`` range of the blind training noise (0--255).
         n_test, test_crop: test images per set (``None``: all) and their centre crop, for
             the final runs.
+        precision, warmup, grad_clip, zero_last: the recipe of chapter 5's study
+            (:data:`wconv.experiments.denoise_budgets.BUDGETS` ``['book']``), for an objective
+            that is a shortened study training.
+
+    Fields at their :data:`LEGACY_RECIPE` values are left out of the objective's configuration,
+    so the logs of the budgets that predate them keep their keys.
     """
 
     arch: str
@@ -95,6 +113,15 @@ class DenoisingObjectiveBudget(_budgets.Budget):
     train_sigma: tuple
     n_test: int | None
     test_crop: int | None
+    precision: str = "float32"
+    warmup: float = 0.0
+    grad_clip: float | None = None
+    zero_last: bool = False
+
+
+#: The recipe fields' values before the study budgets: left out of a configuration.
+LEGACY_RECIPE = {"nesterov": False, "schedule": "cosine", "label_smoothing": 0.0, "precision": "float32",
+          "warmup": 0.0, "grad_clip": None, "zero_last": False}
 
 
 #: The brief training of one search evaluation, per task and run profile. Every
@@ -113,6 +140,13 @@ BUDGETS = {
         "full": ClassificationObjectiveBudget(arch="vgg11", width=1.0, n_per_class=500,
                                               val_per_class=50, epochs=15, batch_size=128, lr=0.1,
                                               augment=True),
+        # chapter 4's book training of VGG-11-BN (quarter width, 450/50 images per class,
+        # Nesterov SGD one-cycle, label smoothing 0.1, bfloat16 where supported), shortened to
+        # 3 of its 18 epochs; lr 0.4 is what both ResNet-20 arms chose on validation
+        "study": ClassificationObjectiveBudget(arch="vgg11", width=0.25, n_per_class=500,
+                                               val_per_class=50, epochs=3, batch_size=128, lr=0.4,
+                                               augment=True, nesterov=True, schedule="onecycle",
+                                               label_smoothing=0.1, precision="auto"),
     },
     "denoise": {
         "smoke": DenoisingObjectiveBudget(arch="dncnn", model={"depth": 3, "width": 8},
@@ -131,6 +165,17 @@ BUDGETS = {
                                          val_sigma=25, patch=50, batch_size=64,
                                          patches_per_epoch=64 * 200, epochs=10, lr=1e-3,
                                          train_sigma=(0.0, 55.0), n_test=None, test_crop=None),
+        # chapter 5's study training (DnCNN 7 x 16 with BatchNorm, all 400 BSDS500 training
+        # images but 8 held out, 40 x 40 patches, bfloat16, warm-up, clipping, last layer at
+        # zero), shortened to 10 of its 50 epochs (1,000 Adam steps); lr 3e-3 is what the
+        # 7x7 weighted arm chose on validation
+        "study": DenoisingObjectiveBudget(arch="dncnn", model={"depth": 7, "width": 16},
+                                          source="auto", n_train=None, n_val=8, val_crop=128,
+                                          val_sigma=25, patch=40, batch_size=16,
+                                          patches_per_epoch=1600, epochs=10, lr=3e-3,
+                                          train_sigma=(0.0, 55.0), n_test=None, test_crop=256,
+                                          precision="bfloat16", warmup=0.05, grad_clip=1.0,
+                                          zero_last=True),
     },
 }
 
@@ -173,7 +218,13 @@ class TrainingObjective:
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown} for the {task} objective; "
                              f"known: {sorted(settings.as_dict())}")
-        setup = json.loads(json.dumps(settings.replace(**overrides).as_dict()))
+        setup = {k: v for k, v in settings.replace(**overrides).as_dict().items()
+                 if k not in LEGACY_RECIPE or v != LEGACY_RECIPE[k]}
+        if "precision" in setup:   # 'auto' becomes this machine's: the log names the arithmetic
+            from ..precision import resolve_precision
+
+            setup["precision"] = resolve_precision(setup["precision"], device)
+        setup = json.loads(json.dumps(setup))
         if task == "denoise" and setup["val_sigma"] != _VALIDATION_SIGMA:
             raise ValueError(f"val_sigma must be {_VALIDATION_SIGMA}, the noise of the denoising "
                              f"task's validation images; got {setup['val_sigma']!r}")
@@ -256,8 +307,9 @@ class TrainingObjective:
             model = build_model(s["arch"], 100, self.kernel_size, None, s["width"])
         else:
             from ..denoisers import build
+            zero = {"zero_last": True} if s.get("zero_last") else {}
             model = build(s["arch"], self.data()["protocol"].channels, self.kernel_size, None,
-                          **s["model"])
+                          **s["model"], **zero)
         if den is not None or learnable:
             density = list(den) if den is not None else None
             model = convert(model, density=density, learnable_density=learnable,
@@ -316,10 +368,16 @@ class TrainingObjective:
                                           **common)
         val_loader = cifar.TensorLoader(d.val, 500, **common)
         test_loader = cifar.TensorLoader(d.test, 500, **common) if test else None
-        out = _train.fit(model, train_loader, val_loader, loss_fn=nn.functional.cross_entropy,
+        smoothing = s.get("label_smoothing", 0.0)
+        loss = (functools.partial(nn.functional.cross_entropy, label_smoothing=smoothing)
+                if smoothing else nn.functional.cross_entropy)
+        schedule = s.get("schedule", "cosine")
+        out = _train.fit(model, train_loader, val_loader, loss_fn=loss,
+                         eval_loss_fn=nn.functional.cross_entropy,
                          metrics=_train.accuracy_metrics(), epochs=epochs, lr=s["lr"],
-                         schedule="cosine", seed=self.seed, test_loader=test_loader,
-                         device=self.device, progress=progress,
+                         nesterov=s.get("nesterov", False), schedule=schedule,
+                         precision=s.get("precision", "float32"), seed=self.seed,
+                         test_loader=test_loader, device=self.device, progress=progress,
                          desc=f"den={None if den is None else [round(v, 3) for v in den]}")
         final = out["final"]
         score = final["val_loss"] if self.score == "loss" else 1 - final["val_top1"] / 100
@@ -340,12 +398,15 @@ class TrainingObjective:
         out = _train.fit(model, loader, d["val"], loss_fn=nn.functional.mse_loss,
                          metrics={"psnr": denoise.clipped_psnr}, epochs=epochs, optimizer="adam",
                          lr=s["lr"], weight_decay=0.0, schedule="cosine", seed=self.seed,
-                         device=self.device, progress=progress)
+                         device=self.device, progress=progress,
+                         precision=s.get("precision", "float32"), warmup=s.get("warmup") or None,
+                         grad_clip=s.get("grad_clip"))
         final = dict(out["final"])
         if test:
             for name, (names, crops) in d["tests"].items():
                 noisy = images.noisy_images(crops, names, s["val_sigma"], seed=0)
-                scores = evaluate(model.cpu(), noisy, [images.to_float(c) for c in crops])
+                scores = evaluate(model.cpu(), noisy, [images.to_float(c) for c in crops],
+                                  s.get("precision", "float32"))
                 final[f"test_{name}_psnr"] = scores["mean_psnr"]
                 final[f"test_{name}_ssim"] = scores["mean_ssim"]
         score = -final["val_psnr"] if self.score == "-psnr" else final["val_loss"]

@@ -1,0 +1,125 @@
+r"""Chapter 6's search study: how good the objective is, then the searches at equal budget.
+
+For one task and kernel size, :func:`run` goes through :data:`STAGES` in order, each stored
+as it goes (search logs under ``results/search/``, trainings under ``results/search-final/``),
+so it can be killed and restarted at any time (``python -m wconv search``):
+
+1. ``noise``: the objective at the papers' density with three training seeds;
+2. ``grid``: a midpoint grid over the papers' box (its range is the objective's spread);
+3. ``fidelity``: :data:`FIDELITY_POINTS` grid points, spread over the grid's values, trained
+   at the chapter's full length, against the proxy (Spearman's rho);
+4. ``direct``: DIRECT-L with as many evaluations as the grid;
+5. ``random``: random search, the same budget, for each of :data:`RANDOM_SEEDS`;
+6. ``learnable``: the density learned by gradient descent.
+
+The objective is the ``study`` budget of :mod:`~wconv.experiments.search.objectives`: the
+chapter's own training, shortened.
+
+Example::
+
+    >>> from wconv.experiments.search import study
+    >>> study.grid_points(7), study.grid_points(5), study.grid_points(3)
+    (3, 5, 9)
+"""
+from __future__ import annotations
+
+from ...density import PAPER_DEN
+from . import measures
+from .algorithms import direct_search, grid_search, paper_bounds, random_search
+from .objectives import (
+    classification_objective,
+    denoising_objective,
+    learnable_density_search,
+)
+
+__all__ = ["STAGES", "FIDELITY_POINTS", "RANDOM_SEEDS", "grid_points", "objective", "full_epochs",
+           "run"]
+
+STAGES = ("noise", "grid", "fidelity", "direct", "random", "learnable")
+#: Densities of the fidelity check (about 8, the issue's number).
+FIDELITY_POINTS = 8
+#: Seeds of the random searches.
+RANDOM_SEEDS = (0, 1, 2, 3, 4)
+#: Seeds of the noise measurement.
+NOISE_SEEDS = (0, 1, 2)
+
+
+def grid_points(kernel_size: int) -> int:
+    """Grid values per axis: about 25 evaluations in all (3 per axis for the 3-D 7x7 box)."""
+    return {3: 9, 5: 5, 7: 3}[kernel_size]
+
+
+def objective(task: str, kernel_size: int, budget: str = "study"):
+    """The task's search objective (:func:`denoising_objective` or :func:`classification_objective`)."""
+    if task == "denoise":
+        return denoising_objective(kernel_size, budget=budget)
+    if task == "classify":
+        return classification_objective(kernel_size, budget=budget)
+    raise ValueError(f"task must be 'denoise' or 'classify'; got {task!r}")
+
+
+def full_epochs(task: str) -> int:
+    """The length of the chapter's final runs, which the fidelity check trains."""
+    if task == "denoise":
+        from ..denoise_budgets import BUDGETS
+    else:
+        from ..classify import BUDGETS
+    return BUDGETS["book"].epochs
+
+
+def _spread_over_values(evaluations, n: int) -> dict:
+    """``n`` evaluations at evenly spaced ranks of their values (best to worst)."""
+    ranked = sorted(evaluations, key=lambda e: e.value)
+    if len(ranked) <= n:
+        picks = ranked
+    else:
+        picks = [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
+    return {f"grid-{e.index}": e.den for e in picks}
+
+
+def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print) -> dict:
+    """Run (or load) the study's ``stages`` for one task and kernel size, in order.
+
+    Returns:
+        ``{stage: result}``: :func:`~wconv.experiments.search.measures.noise`'s row, the
+        grid's and DIRECT-L's :class:`~wconv.experiments.search.algorithms.SearchResult`,
+        :func:`~wconv.experiments.search.measures.fidelity`'s row, ``{seed: SearchResult}``
+        of the random searches, and the
+        :class:`~wconv.experiments.search.algorithms.LearnedDensity`.
+    """
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"stages must be among {', '.join(STAGES)}; got {unknown}")
+    f = objective(task, kernel_size, budget)
+    points = grid_points(kernel_size)
+    evals = points ** ((kernel_size - 1) // 2)
+    out = {}
+    if "noise" in stages:
+        lower, upper = paper_bounds(kernel_size)
+        den = PAPER_DEN[kernel_size]
+        if not all(lo <= v <= hi for v, lo, hi in zip(den, lower, upper)):
+            den = tuple((lo + hi) / 2 for lo, hi in zip(lower, upper))
+        out["noise"] = measures.noise(f, den, NOISE_SEEDS)
+        log(f"{task} {kernel_size}x{kernel_size} noise at {list(den)}: std {out['noise']['std']:.4f} "
+            f"over {out['noise']['n']} seeds")
+    if "grid" in stages or "fidelity" in stages:
+        out["grid"] = grid_search(f, kernel_size, points=points, max_evals=evals, log="auto")
+        s = measures.spread(out["grid"])
+        log(f"{task} {kernel_size}x{kernel_size} grid: {s['n']} points, range {s['range']:.4f}")
+    if "fidelity" in stages:
+        dens = _spread_over_values(out["grid"].evaluations, FIDELITY_POINTS)
+        out["fidelity"] = measures.fidelity(f, dens, full_epochs(task))
+        log(f"{task} {kernel_size}x{kernel_size} fidelity: rho {out['fidelity']['rho']:.2f} "
+            f"over {out['fidelity']['n']} densities")
+    if "direct" in stages:
+        out["direct"] = direct_search(f, kernel_size, max_evals=evals, log="auto")
+        log(f"{task} {kernel_size}x{kernel_size} DIRECT-L: best {out['direct'].best.value:.4f}")
+    if "random" in stages:
+        out["random"] = {s: random_search(f, kernel_size, max_evals=evals, seed=s, log="auto")
+                         for s in RANDOM_SEEDS}
+        log(f"{task} {kernel_size}x{kernel_size} random: best "
+            f"{min(r.best.value for r in out['random'].values()):.4f}")
+    if "learnable" in stages:
+        out["learnable"] = learnable_density_search(f)
+        log(f"{task} {kernel_size}x{kernel_size} learnable: {out['learnable'].value:.4f}")
+    return out
