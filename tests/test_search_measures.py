@@ -90,5 +90,16 @@ def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
     again = study.run("denoise", 3, "smoke", stages=("noise", "grid", "fidelity", "direct", "random"),
                       log=lambda line: None)
     assert calls == [] and again["noise"]["values"] == out["noise"]["values"]
+    read = study.run("denoise", 3, "smoke", log=lambda line: None, train=False)   # what a page does
+    assert calls == [] and [e.value for e in read["direct"].evaluations] == [
+        e.value for e in out["direct"].evaluations]
+    assert read["learnable"].den == out["learnable"].den
     with pytest.raises(ValueError, match="stages must be among"):
         study.run("denoise", 3, "smoke", stages=("nope",))
+    # a page with nothing stored: empty results, no file written, no lock taken
+    monkeypatch.setattr(search_log, "LOG_DIR", tmp_path / "empty" / "search")
+    monkeypatch.setattr(results, "load", lambda c, root=None: None)
+    empty = study.run("denoise", 3, "smoke", log=lambda line: None, train=False)
+    assert empty["noise"]["n"] == 0 and empty["grid"].evaluations == [] and empty["learnable"] is None
+    assert empty["grid"].stopped == "not stored" and empty["fidelity"]["labels"] == []
+    assert not (tmp_path / "empty").exists()

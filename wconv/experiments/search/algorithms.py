@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ...density import PAPER_RANGES
-from .log import Evaluation, SearchLog, log_path
+from .log import Evaluation, SearchLog, log_path, read_log
 
 __all__ = ["ALGORITHMS", "SearchResult", "LearnedDensity", "paper_bounds", "check_bounds",
            "check_kernel_size", "direct_search", "grid_search", "random_search", "summarize"]
@@ -53,7 +53,8 @@ class SearchResult:
         best: the evaluation with the lowest finite value (the first one on ties);
             None when no evaluation returned a finite value.
         stopped: why the search ended: ``'max_evals'``, ``'max_time'``,
-            ``'exhausted'`` (grid done) or ``'converged'`` (NLopt stopped by itself).
+            ``'exhausted'`` (grid done), ``'converged'`` (NLopt stopped by itself) or
+            ``'not stored'`` (``replay_only`` reached the end of the log).
         config: the search's configuration, as written to the log.
         log: the log path, or None.
         calls: objective calls made by this run (replayed points excluded).
@@ -236,20 +237,25 @@ def _key(den: Sequence[float]) -> tuple:
 class _Run:
     """Wraps the objective: budget, log, replay and cache, in the search's order."""
 
-    def __init__(self, objective, config, max_evals, max_time, log, callback):
+    def __init__(self, objective, config, max_evals, max_time, log, callback, replay_only=False):
         if not callable(objective):
             raise TypeError(f"objective must be a callable den -> float, got {objective!r}")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
         self.objective = objective
+        self.replay_only = bool(replay_only)
         self.config = json.loads(json.dumps(config))  # the form it has once logged
         self.max_evals, self.max_time = max_evals, max_time
         self.callback = callback
         if isinstance(log, str) and log == "auto":
             log = log_path(self.config)
         self.log = None if log is None else Path(log)
-        self._log = None if self.log is None else SearchLog(self.log, self.config)
-        records = [] if self._log is None else self._log.records
+        if self.replay_only:   # read, never lock or create: the search may be running elsewhere
+            self._log = None
+            records = read_log(self.log)[0] if self.log is not None and self.log.exists() else []
+        else:
+            self._log = None if self.log is None else SearchLog(self.log, self.config)
+            records = [] if self._log is None else self._log.records
         self.cache: dict = {}
         for ev in records:
             self.cache.setdefault(_key(ev.den), ev)
@@ -287,6 +293,8 @@ class _Run:
         if hit is not None:
             ev = replace(hit, index=index, replayed=True)
         else:
+            if self.replay_only:   # a page that reads a search: stop where its log ends
+                raise _Stop("not stored")
             if self.max_time is not None and self.elapsed() >= self.max_time:
                 raise _Stop("max_time")
             t0 = time.perf_counter()
@@ -369,7 +377,8 @@ def direct_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
                   algorithm: str = "GN_DIRECT_L", max_evals: int | None = 50,
                   max_time: float | None = None, log=None, seed: int = 0,
                   name: str | None = None, config: dict | None = None,
-                  callback: Callable[[Evaluation], None] | None = None) -> SearchResult:
+                  callback: Callable[[Evaluation], None] | None = None,
+                  replay_only: bool = False) -> SearchResult:
     r"""Minimise ``objective(den)`` over a box of ``den`` values with NLopt's DIRECT.
 
     DIRECT (DIviding RECTangles) splits the box into thirds along its longest
@@ -398,6 +407,8 @@ def direct_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
         config: JSON-serialisable settings of the objective (default:
             ``objective.config`` if present); part of the search's identity.
         callback: called with each :class:`Evaluation`, replayed ones included.
+        replay_only: never call the objective: replay the log and stop where it ends
+            (``stopped == 'not stored'``), for a page that shows a search it must not run.
 
     Returns:
         :class:`SearchResult`.
@@ -422,7 +433,7 @@ def direct_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
     except ImportError as error:  # pragma: no cover - nlopt is pinned in requirements.txt
         raise ImportError("direct_search needs NLopt: pip install nlopt "
                           "(or pip install 'wconv[search]')") from error
-    with _Run(objective, cfg, max_evals, max_time, log, callback) as run:
+    with _Run(objective, cfg, max_evals, max_time, log, callback, replay_only) as run:
         return _direct(run, nlopt, algorithm, lower, upper, max_evals, seed)
 
 
@@ -459,7 +470,8 @@ def grid_search(objective: Callable[[tuple], float], kernel_size: int, bounds=No
                 max_evals: int | None = 50, points: int | None = None,
                 max_time: float | None = None, log=None, name: str | None = None,
                 config: dict | None = None,
-                callback: Callable[[Evaluation], None] | None = None) -> SearchResult:
+                callback: Callable[[Evaluation], None] | None = None,
+                  replay_only: bool = False) -> SearchResult:
     r"""Evaluate ``objective`` on a midpoint grid of the box (a baseline).
 
     The grid has ``points`` values per axis, at the centres of equal cells
@@ -488,14 +500,15 @@ def grid_search(objective: Callable[[tuple], float], kernel_size: int, bounds=No
     cfg["points"] = int(points)
     axes = [[lo + (i + 0.5) * (hi - lo) / points for i in range(points)]
             for lo, hi in zip(lower, upper)]
-    with _Run(objective, cfg, max_evals, max_time, log, callback) as run:
+    with _Run(objective, cfg, max_evals, max_time, log, callback, replay_only) as run:
         return run.result(_drive(run, itertools.product(*axes)))
 
 
 def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=None, *,
                   max_evals: int | None = 50, max_time: float | None = None, log=None,
                   seed: int = 0, name: str | None = None, config: dict | None = None,
-                  callback: Callable[[Evaluation], None] | None = None) -> SearchResult:
+                  callback: Callable[[Evaluation], None] | None = None,
+                  replay_only: bool = False) -> SearchResult:
     r"""Evaluate ``objective`` at points drawn uniformly in the box (a baseline).
 
     The points come one at a time from ``numpy.random.default_rng(seed)``, so
@@ -522,7 +535,7 @@ def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
         while True:
             yield tuple(float(rng.uniform(lo, hi)) for lo, hi in zip(lower, upper))
 
-    with _Run(objective, cfg, max_evals, max_time, log, callback) as run:
+    with _Run(objective, cfg, max_evals, max_time, log, callback, replay_only) as run:
         return run.result(_drive(run, draws()))
 
 

@@ -22,7 +22,7 @@ __all__ = ["final_runs", "final_table", "compare_final"]
 
 def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
                epochs: int | None = None, results_dir=None, progress: bool = False,
-               test: bool = True) -> dict:
+               test: bool = True, train: bool = True) -> dict:
     r"""Train each density with each seed for longer, and score it on the test split.
 
     The trainings use the objective's data and model, ``epochs`` epochs
@@ -42,6 +42,7 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
         test: score the test split too; without it (the measurements of
             :mod:`~wconv.experiments.search.measures`, which must not look at it) the runs
             are stored under their own key (``"test": false``).
+        train: train what is not stored; ``False`` (a page) leaves it out of the lists.
 
     Returns:
         ``{label: [record per seed]}``; a record holds ``config`` (its ``objective`` names
@@ -61,6 +62,8 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
             if not test:   # left out otherwise, so the stored final runs keep their keys
                 config["test"] = False
             record = _results.load(config, results_dir)
+            if record is None and not train:
+                continue
             if record is None:
                 r = run.train(den, epochs=epochs, test=test, progress=progress)
                 record = {"final": r["final"], "epochs": r["epochs"], "seconds": r["seconds"],

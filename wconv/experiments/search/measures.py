@@ -42,17 +42,19 @@ def _scores(runs: dict) -> dict:
     return {label: [r["score"] for r in records] for label, records in runs.items()}
 
 
-def noise(objective: TrainingObjective, den, seeds=(0, 1, 2), results_dir=None) -> dict:
+def noise(objective: TrainingObjective, den, seeds=(0, 1, 2), results_dir=None,
+          train: bool = True) -> dict:
     """The objective at ``den`` under several seeds (its own length, validation only).
 
     Returns:
         ``{'den', 'seeds', 'values', 'mean', 'std', 'n'}`` (``std``: sample deviation over
-        the seeds, in the objective's unit).
+        the seeds, in the objective's unit); with ``train=False``, only the stored seeds.
     """
     den = [float(v) for v in den]
     runs = final_runs(objective, {"noise": den}, seeds, epochs=objective.setup["epochs"],
-                      results_dir=results_dir, test=False)
+                      results_dir=results_dir, test=False, train=train)
     values = _scores(runs)["noise"]
+    seeds = [r["config"]["objective"]["seed"] for r in runs["noise"]]
     mean, std = stats.mean_std(values)
     return {"den": den, "seeds": list(seeds), "values": values, "mean": mean, "std": std,
             "n": len(values)}
@@ -76,13 +78,14 @@ def signal_to_noise(spread_row: dict, noise_row: dict) -> float:
 
 
 def fidelity(objective: TrainingObjective, densities: dict, full_epochs: int, seed: int = 0,
-             results_dir=None) -> dict:
+             results_dir=None, train: bool = True) -> dict:
     """The proxy objective against full-length training, density by density (one seed).
 
     Args:
         objective: the proxy (its ``epochs`` are the proxy's length).
         densities: ``{label: den}``, e.g. the points of a grid over the box.
         full_epochs: the length of the full training (e.g. the chapter's final runs').
+        train: ``False`` only reads the stored trainings (the densities with both).
 
     Returns:
         ``{'labels', 'dens', 'proxy', 'full', 'n', 'rho', 'ci_low', 'ci_high', 'p'}``: the
@@ -91,10 +94,10 @@ def fidelity(objective: TrainingObjective, densities: dict, full_epochs: int, se
     """
     dens = {k: [float(v) for v in d] for k, d in densities.items()}
     proxy = _scores(final_runs(objective, dens, (seed,), epochs=objective.setup["epochs"],
-                               results_dir=results_dir, test=False))
+                               results_dir=results_dir, test=False, train=train))
     full = _scores(final_runs(objective, dens, (seed,), epochs=full_epochs,
-                              results_dir=results_dir, test=False))
-    labels = list(dens)
+                              results_dir=results_dir, test=False, train=train))
+    labels = [k for k in dens if proxy[k] and full[k]]   # with train=False: the stored pairs
     x, y = [proxy[k][0] for k in labels], [full[k][0] for k in labels]
     return {"labels": labels, "dens": [dens[k] for k in labels], "proxy": x, "full": y,
             **stats.rank_correlation(x, y)}

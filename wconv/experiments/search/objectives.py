@@ -462,7 +462,7 @@ def denoising_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | No
 
 def learnable_density_search(objective: TrainingObjective, bounds=None, init=None, *,
                              evaluate: bool = True, store: bool = True,
-                             results_dir=None) -> LearnedDensity:
+                             results_dir=None, train: bool = True) -> LearnedDensity | None:
     r"""Baseline: learn ``den`` by gradient descent instead of searching for it.
 
     Trains the objective's model once with ``learnable_density=True`` (every
@@ -480,6 +480,7 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
         store: keep the result in the results store (:mod:`wconv.experiments.results`, task
             ``search-learnable``) and load it from there when present.
         results_dir: the results store (default the repository's ``results/``).
+        train: ``False`` only reads the store (``None`` when the result is not there).
 
     Returns:
         :class:`~wconv.experiments.search.algorithms.LearnedDensity`.
@@ -501,6 +502,8 @@ def learnable_density_search(objective: TrainingObjective, bounds=None, init=Non
             return LearnedDensity(tuple(stored["init"]), stored["layers"], tuple(stored["den"]),
                                   stored["value_learnable"], stored["value"], stored["seconds"],
                                   stored["evaluations"])
+    if not train:
+        return None
     t0 = time.perf_counter()
     record = objective.train(init, learnable=True)
     layers = record["learned"]

@@ -77,8 +77,12 @@ def _spread_over_values(evaluations, n: int) -> dict:
     return {f"grid-{e.index}": e.den for e in picks}
 
 
-def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print) -> dict:
+def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print,
+        train: bool = True) -> dict:
     """Run (or load) the study's ``stages`` for one task and kernel size, in order.
+
+    With ``train=False`` (a page) nothing is trained: every stage returns what is stored
+    (searches replay their logs and stop where they end; ``None`` for a stage with nothing).
 
     Returns:
         ``{stage: result}``: :func:`~wconv.experiments.search.measures.noise`'s row, the
@@ -99,27 +103,30 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
         den = PAPER_DEN[kernel_size]
         if not all(lo <= v <= hi for v, lo, hi in zip(den, lower, upper)):
             den = tuple((lo + hi) / 2 for lo, hi in zip(lower, upper))
-        out["noise"] = measures.noise(f, den, NOISE_SEEDS)
+        out["noise"] = measures.noise(f, den, NOISE_SEEDS, train=train)
         log(f"{task} {kernel_size}x{kernel_size} noise at {list(den)}: std {out['noise']['std']:.4f} "
             f"over {out['noise']['n']} seeds")
     if "grid" in stages or "fidelity" in stages:
-        out["grid"] = grid_search(f, kernel_size, points=points, max_evals=evals, log="auto")
+        out["grid"] = grid_search(f, kernel_size, points=points, max_evals=evals, log="auto",
+                                  replay_only=not train)
         s = measures.spread(out["grid"])
         log(f"{task} {kernel_size}x{kernel_size} grid: {s['n']} points, range {s['range']:.4f}")
     if "fidelity" in stages:
         dens = _spread_over_values(out["grid"].evaluations, FIDELITY_POINTS)
-        out["fidelity"] = measures.fidelity(f, dens, full_epochs(task))
+        out["fidelity"] = measures.fidelity(f, dens, full_epochs(task), train=train)
         log(f"{task} {kernel_size}x{kernel_size} fidelity: rho {out['fidelity']['rho']:.2f} "
             f"over {out['fidelity']['n']} densities")
     if "direct" in stages:
-        out["direct"] = direct_search(f, kernel_size, max_evals=evals, log="auto")
-        log(f"{task} {kernel_size}x{kernel_size} DIRECT-L: best {out['direct'].best.value:.4f}")
+        out["direct"] = direct_search(f, kernel_size, max_evals=evals, log="auto",
+                                      replay_only=not train)
+        log(f"{task} {kernel_size}x{kernel_size} DIRECT-L: {len(out['direct'].evaluations)} evaluations")
     if "random" in stages:
-        out["random"] = {s: random_search(f, kernel_size, max_evals=evals, seed=s, log="auto")
-                         for s in RANDOM_SEEDS}
-        log(f"{task} {kernel_size}x{kernel_size} random: best "
-            f"{min(r.best.value for r in out['random'].values()):.4f}")
+        out["random"] = {s: random_search(f, kernel_size, max_evals=evals, seed=s, log="auto",
+                                          replay_only=not train) for s in RANDOM_SEEDS}
+        log(f"{task} {kernel_size}x{kernel_size} random: "
+            f"{sum(len(r.evaluations) for r in out['random'].values())} evaluations")
     if "learnable" in stages:
-        out["learnable"] = learnable_density_search(f)
-        log(f"{task} {kernel_size}x{kernel_size} learnable: {out['learnable'].value:.4f}")
+        out["learnable"] = learnable_density_search(f, train=train)
+        log(f"{task} {kernel_size}x{kernel_size} learnable: "
+            f"{'not stored' if out['learnable'] is None else out['learnable'].den}")
     return out
