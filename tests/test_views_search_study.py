@@ -1,0 +1,50 @@
+"""wconv.views.search_study: the search study's table, sentences and plots, from its numbers."""
+import math
+
+import matplotlib
+import pytest
+
+from wconv.experiments import search
+from wconv.views import search_study
+
+matplotlib.use("Agg")
+
+
+def _out(noise_std=0.05):
+    f = lambda den: (den[0] - 0.8) ** 2 + (den[1] - 0.3) ** 2
+    grid = search.grid_search(f, 5, points=3, max_evals=9)
+    return {"noise": {"std": noise_std, "n": 3}, "grid": grid,
+            "direct": search.direct_search(f, 5, max_evals=9),
+            "random": {0: search.random_search(f, 5, max_evals=9, seed=0)},
+            "fidelity": {"labels": list("abcd"), "proxy": [1.0, 2.0, 3.0, 4.0],
+                         "full": [1.5, 2.5, 2.0, 4.5], "n": 4, "rho": 0.8, "ci_low": -0.4,
+                         "ci_high": 0.99, "p": 0.2}}
+
+
+def test_row_table_and_sentences():
+    out = _out()
+    row = search_study.study_row("DnCNN 5×5", out)
+    spread = max(e.value for e in out["grid"].evaluations) - min(e.value for e in out["grid"].evaluations)
+    assert row["spread"] == pytest.approx(spread) and row["ratio"] == pytest.approx(spread / 0.05)
+    assert row["evaluations"] == {"grid": 9, "DIRECT-L": 9, "random (seed 0)": 9}
+    lines = search_study.study_markdown([row], "dB").splitlines()
+    assert lines[0].startswith("| task, kernel | noise: std over seeds (dB) | seeds |")
+    assert lines[2].startswith(f"| DnCNN 5×5 | 0.050 | 3 | {spread:.3f} | 9 | {spread / 0.05:.1f} | 0.80 [-0.40, +0.99] | 4 |")
+    text = search_study.findings([row], {"DnCNN 5×5": out}, "dB", eps=0.01)
+    assert "enough to rank densities (the goal is 3)" in text
+    assert "Spearman ρ 0.80 [-0.40, +0.99]" in text and "Evaluations to within 0.01 dB" in text
+    noisy = search_study.study_row("x", _out(noise_std=spread))
+    assert search_study.ratio_sentence(noisy["ratio"]).endswith("too little to rank densities (the goal is 3)")
+    empty = search_study.study_row("y", {"noise": {"std": math.nan, "n": 0}, "grid": None})
+    assert search_study.study_markdown([empty], "dB").splitlines()[2] == "| y | – | 0 | – | 0 | – | – | 0 |"
+    assert search_study.findings([], {}, "dB", 0.1) == "Nothing of the search study is stored yet."
+
+
+def test_plots_have_labelled_axes():
+    out = _out()
+    ax = search_study.plot_fidelity(out["fidelity"], unit="dB")
+    assert ax.get_xlabel() == "proxy objective: short training (dB)" and ax.get_title() == "Spearman ρ = 0.80"
+    ax = search_study.plot_regret(out, unit="dB")
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "evaluations (trainings)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["grid", "DIRECT-L", "random (seed 0)"]
+    assert search_study.plot_regret(out, x="seconds").get_xlabel() == "search time (s)"

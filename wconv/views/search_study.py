@@ -1,0 +1,129 @@
+r"""Chapter 6's search study on the page: how good the objective is, and the searches' regret.
+
+Reads what :func:`wconv.experiments.search.study.run` returns (with ``train=False`` a page
+trains nothing) and writes it down: one table row per task and kernel size
+(:func:`study_row`, :func:`study_markdown`), the proxy-against-full-training scatter
+(:func:`plot_fidelity`), the regret curves (:func:`plot_regret`) and the sentences of the
+findings (:func:`findings`).
+
+Example::
+
+    >>> from wconv.views import search_study
+    >>> search_study.ratio_sentence(float("nan"))
+    'not measured yet'
+"""
+from __future__ import annotations
+
+import math
+
+from ..experiments.search import measures
+from . import tables
+
+__all__ = ["RATIO_GOAL", "searches", "study_row", "study_markdown", "ratio_sentence",
+           "plot_fidelity", "plot_regret", "findings"]
+
+#: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
+RATIO_GOAL = 3.0
+
+
+def searches(out: dict) -> dict:
+    """``{method: SearchResult}`` of a study's searches that have evaluations."""
+    found = {}
+    if out.get("grid") is not None:
+        found["grid"] = out["grid"]
+    if out.get("direct") is not None:
+        found["DIRECT-L"] = out["direct"]
+    for seed, r in (out.get("random") or {}).items():
+        found[f"random (seed {seed})"] = r
+    return {k: r for k, r in found.items() if r.evaluations}
+
+
+def study_row(label: str, out: dict) -> dict:
+    """The numbers of one task and kernel size: noise, spread, ratio, fidelity, evaluations."""
+    noise = out.get("noise") or {"std": math.nan, "n": 0}
+    spread = measures.spread(out["grid"]) if out.get("grid") is not None else {"range": math.nan, "n": 0}
+    fid = out.get("fidelity") or {"rho": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+    return {"label": label, "noise_std": noise["std"], "noise_n": noise["n"],
+            "spread": spread["range"], "spread_n": spread["n"],
+            "ratio": measures.signal_to_noise(spread, noise), "rho": fid["rho"],
+            "rho_low": fid["ci_low"], "rho_high": fid["ci_high"], "rho_n": fid["n"],
+            "evaluations": {k: len(r.evaluations) for k, r in searches(out).items()}}
+
+
+def _number(v, digits=3) -> str:
+    return f"{v:.{digits}f}" if v is not None and math.isfinite(v) else "–"
+
+
+def study_markdown(rows, unit: str) -> str:
+    """A table of :func:`study_row` rows (``unit``: the objective's, e.g. ``'dB'``)."""
+    header = ["task, kernel", f"noise: std over seeds ({unit})", "seeds",
+              f"spread over the box ({unit})", "grid points", "spread / noise",
+              "fidelity: Spearman ρ [95 % CI]", "densities"]
+    cells = [[r["label"], _number(r["noise_std"]), r["noise_n"], _number(r["spread"]),
+              r["spread_n"], _number(r["ratio"], 1),
+              ("–" if not math.isfinite(r["rho"]) else
+               f"{r['rho']:.2f} {tables.interval(r['rho_low'], r['rho_high'])}"), r["rho_n"]]
+             for r in rows]
+    return tables.markdown(header, cells)
+
+
+def ratio_sentence(ratio: float, goal: float = RATIO_GOAL) -> str:
+    """What a spread/noise ratio says, against ``goal``."""
+    if not math.isfinite(ratio):
+        return "not measured yet"
+    verdict = "enough to rank densities" if ratio >= goal else "too little to rank densities"
+    return f"{ratio:.1f} times the noise: {verdict} (the goal is {goal:.0f})"
+
+
+def plot_fidelity(fidelity: dict, ax=None, unit: str = ""):
+    """Proxy score against full-training score, one point per density. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(fidelity["proxy"], fidelity["full"])
+    for label, x, y in zip(fidelity["labels"], fidelity["proxy"], fidelity["full"]):
+        ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    suffix = f" ({unit})" if unit else ""
+    ax.set_xlabel(f"proxy objective: short training{suffix}")
+    ax.set_ylabel(f"full training, same score{suffix}")
+    rho = fidelity["rho"]
+    ax.set_title(f"Spearman ρ = {rho:.2f}" if math.isfinite(rho) else "too few densities")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_regret(out: dict, ax=None, x: str = "evals", unit: str = ""):
+    """Best-so-far minus the best value any search found, per search, against evaluations
+    (``x='evals'``) or search seconds (``x='seconds'``), log y. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    curves = measures.regret_curves(searches(out))
+    for method, c in curves.items():
+        xs = c["evals"] if x == "evals" else c["seconds"]
+        ys = [max(g, 1e-4) for g in c["regret"]]   # the best itself sits at the floor
+        ax.step(xs, ys, where="post", label=method, alpha=0.9 if "random" not in method else 0.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations (trainings)" if x == "evals" else "search time (s)")
+    ax.set_ylabel(f"regret: best so far − best found{f' ({unit})' if unit else ''}")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+def findings(rows, outs: dict, unit: str, eps: float) -> str:
+    """The study's sentences: each row's ratio and fidelity, and evaluations-to-within-``eps``."""
+    parts = []
+    for r in rows:
+        fid = ("fidelity not measured yet" if not math.isfinite(r["rho"]) else
+               f"the proxy ranks {r['rho_n']} densities with Spearman ρ {r['rho']:.2f} "
+               f"{tables.interval(r['rho_low'], r['rho_high'])} against full training")
+        parts.append(f"{r['label']}: the spread over the box is {ratio_sentence(r['ratio'])}; {fid}.")
+        found = searches(outs[r["label"]])
+        if len(found) > 1:
+            n = measures.evals_to_within(found, eps)
+            parts.append(f"Evaluations to within {eps:g} {unit} of the best found: " + ", ".join(
+                f"{m} {'never' if v is None else v}" for m, v in n.items()) + ".")
+    return " ".join(parts) if parts else "Nothing of the search study is stored yet."
