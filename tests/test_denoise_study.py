@@ -154,3 +154,14 @@ def test_stored_records_progress_tuning_rows_and_missing_pairs(tmp_path):
     assert "weighted vs standard, 7×7, BN" not in S.missing_pairs(study_records())
     plat = S.plateau_rows(study_records())
     assert all(r["plateau_gains"] == [0.0] * 3 for r in plat)
+
+
+def test_initial_signal_measures_how_much_of_the_image_reaches_the_last_layer():
+    from wconv.views import denoising
+
+    arms = [D.Arm("dncnn", 7, "uniform", False), D.Arm("dncnn", 7, "paper", False)]
+    standard, weighted = S.initial_signal(arms, "book")
+    # the papers' 7x7 density has rms 0.254: six weighted layers shrink the image's part ~0.254^6
+    assert weighted["input_std"] / standard["input_std"] == pytest.approx(0.254 ** 6, rel=1.0)
+    assert weighted["fraction"] < 1e-3 < standard["fraction"] < 1
+    assert denoising.initial_signal_table([standard]).splitlines()[2].startswith("| dncnn 7×7 standard, no BN | ")

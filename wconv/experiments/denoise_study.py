@@ -62,7 +62,7 @@ from .stats import mean_std, paired_difference
 __all__ = ["PAIRS", "REGIME_PAIRS", "GOAL_DB", "is_tuning", "is_final", "summarize", "progress",
            "tuning_rows", "plateau_rows", "lr_at_grid_edge", "paired", "comparisons",
            "missing_pairs", "regime_points", "crossings", "regime_crossings", "papers_setting",
-           "initial_psnr", "untrained", "beside_published", "panel_images"]
+           "initial_psnr", "untrained", "initial_signal", "beside_published", "panel_images"]
 
 _D = "dncnn"
 
@@ -528,3 +528,31 @@ def panel_images(record: dict, root=None) -> dict:
     return {"full": image, "clean": image[:, y:y + h, x:x + w],
             "noisy": (noisy[:, y:y + h, x:x + w].clamp(0, 1) * 255).round().to(torch.uint8),
             "output": _results.image_from_text(pnl["png_base64"]), "box": pnl["box"]}
+
+
+def initial_signal(arms, budget: str = "book", seed: int = 0, size: int = 64) -> list[dict]:
+    """How much of the input reaches DnCNN's last layer at initialisation, per arm.
+
+    Each untrained network (the seed's ``W₀``, where its runs start; in eval mode, so a
+    BatchNorm layer is the identity its running statistics start as) sees two uniform-noise
+    images (``size`` pixels square). ``input_std`` is the standard deviation of the difference
+    of the two inputs to the last convolution, the part that depends on the image;
+    ``total_std`` that of one of them, mostly the layers' biases. Without BatchNorm nothing
+    rescales the layers, and a weighted ``k × k`` layer scales the image's part by about the
+    root mean square of ``Φ``, layer after layer.
+
+    Returns:
+        one ``{'arm', 'label', 'input_std', 'total_std', 'fraction'}`` per arm
+        (``fraction = input_std / total_std``).
+    """
+    g = torch.Generator().manual_seed(seed)
+    x1, x2 = torch.rand(2, 1, 3, size, size, generator=g)
+    rows = []
+    for arm in arms:
+        model = build(arm.config(seed, budget)).eval()
+        with torch.no_grad():
+            a, b = model.body[:-1](x1), model.body[:-1](x2)
+        input_std, total_std = float((a - b).std()), float(a.std())
+        rows.append({"arm": arm, "label": arm.label, "input_std": input_std,
+                     "total_std": total_std, "fraction": input_std / total_std})
+    return rows

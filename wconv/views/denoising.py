@@ -43,7 +43,7 @@ from .published import PUBLISHED
 
 __all__ = ["summary_table", "sigma_table", "run_table", "tuning_table", "plateau_table",
            "comparison_table", "untrained_table", "published_table", "progress", "verdicts",
-           "verdict", "findings",
+           "verdict", "findings", "initial_signal_table",
            "reference_gap", "plot_curves", "plot_sigma", "plot_regime", "plot_panel"]
 
 _D = "dncnn"
@@ -597,3 +597,11 @@ def plot_panel(records: dict, root=None):
         ax.set_title(f"{title}\n{r['panel']['psnr']:.2f} dB (whole crop)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def initial_signal_table(rows) -> str:
+    """A Markdown table of :func:`~wconv.experiments.denoise_study.initial_signal` rows."""
+    return tables.markdown(
+        ["arm", "image-driven std at the last layer", "total std", "image-driven fraction"],
+        [[r["label"], f"{r['input_std']:.1e}", f"{r['total_std']:.1e}", f"{r['fraction']:.1e}"]
+         for r in rows])
