@@ -84,6 +84,8 @@ def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
     assert lines[0].startswith("denoise 3x3 noise at [0.7]: std") and lines[1].startswith("denoise 3x3 grid: 4 points")
     assert len(out["grid"].evaluations) == 4 and len(out["direct"].evaluations) <= 4
     assert set(out["random"]) == {0, 1} and out["fidelity"]["n"] == 4
+    grid_values = {tuple(e.den): e.value for e in out["grid"].evaluations}
+    assert [grid_values[tuple(d)] for d in out["fidelity"]["dens"]] == out["fidelity"]["proxy"]
     calls = []
     monkeypatch.setattr(search.TrainingObjective, "train",
                         lambda self, *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))

@@ -78,7 +78,7 @@ def signal_to_noise(spread_row: dict, noise_row: dict) -> float:
 
 
 def fidelity(objective: TrainingObjective, densities: dict, full_epochs: int, seed: int = 0,
-             results_dir=None, train: bool = True) -> dict:
+             results_dir=None, train: bool = True, proxy: dict | None = None) -> dict:
     """The proxy objective against full-length training, density by density (one seed).
 
     Args:
@@ -86,6 +86,8 @@ def fidelity(objective: TrainingObjective, densities: dict, full_epochs: int, se
         densities: ``{label: den}``, e.g. the points of a grid over the box.
         full_epochs: the length of the full training (e.g. the chapter's final runs').
         train: ``False`` only reads the stored trainings (the densities with both).
+        proxy: ``{label: score}`` the proxy already has for ``densities`` (e.g. a search's
+            evaluations of the same objective and seed), so they are not trained again.
 
     Returns:
         ``{'labels', 'dens', 'proxy', 'full', 'n', 'rho', 'ci_low', 'ci_high', 'p'}``: the
@@ -93,8 +95,11 @@ def fidelity(objective: TrainingObjective, densities: dict, full_epochs: int, se
         correlation (:func:`wconv.experiments.stats.rank_correlation`).
     """
     dens = {k: [float(v) for v in d] for k, d in densities.items()}
-    proxy = _scores(final_runs(objective, dens, (seed,), epochs=objective.setup["epochs"],
-                               results_dir=results_dir, test=False, train=train))
+    if proxy is None:
+        proxy = _scores(final_runs(objective, dens, (seed,), epochs=objective.setup["epochs"],
+                                   results_dir=results_dir, test=False, train=train))
+    else:
+        proxy = {k: [proxy[k]] for k in dens}
     full = _scores(final_runs(objective, dens, (seed,), epochs=full_epochs,
                               results_dir=results_dir, test=False, train=train))
     labels = [k for k in dens if proxy[k] and full[k]]   # with train=False: the stored pairs

@@ -67,14 +67,12 @@ def full_epochs(task: str) -> int:
     return BUDGETS["book"].epochs
 
 
-def _spread_over_values(evaluations, n: int) -> dict:
+def _spread_over_values(evaluations, n: int) -> list:
     """``n`` evaluations at evenly spaced ranks of their values (best to worst)."""
     ranked = sorted(evaluations, key=lambda e: e.value)
     if len(ranked) <= n:
-        picks = ranked
-    else:
-        picks = [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
-    return {f"grid-{e.index}": e.den for e in picks}
+        return ranked
+    return [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
 
 
 def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print,
@@ -112,8 +110,12 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
         s = measures.spread(out["grid"])
         log(f"{task} {kernel_size}x{kernel_size} grid: {s['n']} points, range {s['range']:.4f}")
     if "fidelity" in stages:
-        dens = _spread_over_values(out["grid"].evaluations, FIDELITY_POINTS)
-        out["fidelity"] = measures.fidelity(f, dens, full_epochs(task), train=train)
+        picks = _spread_over_values(out["grid"].evaluations, FIDELITY_POINTS)
+        # the grid evaluated these densities with the proxy itself (same seed): its values
+        # are the proxy's scores, so only the full-length trainings are new
+        out["fidelity"] = measures.fidelity(f, {f"grid-{e.index}": e.den for e in picks},
+                                            full_epochs(task), train=train,
+                                            proxy={f"grid-{e.index}": e.value for e in picks})
         log(f"{task} {kernel_size}x{kernel_size} fidelity: rho {out['fidelity']['rho']:.2f} "
             f"over {out['fidelity']['n']} densities")
     if "direct" in stages:
