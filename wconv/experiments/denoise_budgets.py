@@ -152,7 +152,8 @@ BUDGETS = {
                             "dec_blocks": [1, 1]}),
     # the book's study (denoise.plan('study')): every arm tuned over lr_grid and trained to its
     # plateau, bfloat16 on 2 cores (the 7x7 standard and weighted arms also for 3x as long, 150
-    # epochs: their 50-epoch finals still gained 0.09-0.27 dB over their last 20% of steps); the grid was widened twice, to 1e-2 and then 3e-2, because
+    # epochs: their 50-epoch finals still gained 0.09-0.27 dB over their last 20% of steps);
+    # the grid was widened twice, to 1e-2 and then 3e-2, because
     # the 3x3 standard and weighted and the 7x7 weighted DnCNN chose its top value (3e-3, then
     # 1e-2) and a choice at the edge is no optimum; the short trials behind the recipe are in
     # the module's docstring

@@ -250,9 +250,11 @@ def tuning_rows(records) -> list[dict]:
     return rows
 
 
+_ARM_ORDER = (*DNCNN_ARMS, *CONTROL_ARMS, *NAFNET_ARMS)
+
+
 def _arm_order(arm) -> int:
-    order = [*DNCNN_ARMS, *CONTROL_ARMS, *NAFNET_ARMS]
-    return order.index(arm) if arm in order else len(order)
+    return _ARM_ORDER.index(arm) if arm in _ARM_ORDER else len(_ARM_ORDER)
 
 
 def plateau_rows(records, test_set: str | None = None, sigma: int = 25) -> list[dict]:

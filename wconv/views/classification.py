@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 
 from .. import density as _density
+from ..experiments import classify_analysis as analysis
 from ..experiments.classify import ARCH_LABELS
-from ..experiments.classify_analysis import GOAL_TOP1
 from . import tables
 from .published import PUBLISHED
 
@@ -99,14 +99,13 @@ def ranking_markdown(rows) -> str:
 
 # --------------------------------------------------------------------------- findings
 
-def verdict(row: dict) -> str:
-    """What a paired row says: ``'weighted better'`` or ``'weighted worse'`` when its 95%
-    interval lies above or below 0, else ``'no significant difference'`` (a missing
-    interval says nothing either)."""
+def verdict(row: dict, above: str = "weighted better", below: str = "weighted worse") -> str:
+    """What a paired row says: ``above`` or ``below`` when its 95% interval lies above or
+    below 0, else ``'no significant difference'`` (a missing interval says nothing either)."""
     if row["ci_low"] > 0:
-        return "weighted better"
+        return above
     if row["ci_high"] < 0:
-        return "weighted worse"
+        return below
     return "no significant difference"
 
 
@@ -185,18 +184,12 @@ def _difference(r: dict, unit: str = "pp") -> str:
     if r["n"] < 2:
         return (f"{_arm(r)} − `{r['baseline']}`: {tables.signed(r['mean'])} {unit} {what} from "
                 f"{r['n']} pair, too few for an interval")
-    if r["ci_low"] > 0:
-        word = "higher"
-    elif r["ci_high"] < 0:
-        word = "lower"
-    else:
-        word = "no significant difference"
     return (f"{_arm(r)} − `{r['baseline']}`: {tables.signed(r['mean'])} {unit} {what} "
             f"(95 % CI {tables.interval(r['ci_low'], r['ci_high'])}, {r['n']} pairs, "
-            f"p {tables.p_value(r['p'])}): {word}")
+            f"p {tables.p_value(r['p'])}): {verdict(r, 'higher', 'lower')}")
 
 
-def findings(records, goal: float = GOAL_TOP1) -> dict[str, str]:
+def findings(records, goal: float = analysis.GOAL_TOP1) -> dict[str, str]:
     """The sentences of chapter 4's findings, computed from stored records of a tuned grid.
 
     Keys (always present; a sentence says so when its runs are not stored yet):
@@ -205,8 +198,6 @@ def findings(records, goal: float = GOAL_TOP1) -> dict[str, str]:
     ``paper``), ``learnable``, ``tuning`` (the choices, and any at an end of the grid) and
     ``ranking`` (short tuning runs against full-length runs).
     """
-    from ..experiments import classify_analysis as analysis
-
     out = {}
     summary = {(r["arch"], r["kernel_size"], r["density"]): r for r in analysis.summarize(records)}
     std = summary.get(("resnet20", 3, "uniform"))
@@ -227,10 +218,9 @@ def findings(records, goal: float = GOAL_TOP1) -> dict[str, str]:
     fixed = [r for r in rows if r["density"] not in ("reparam", "learnable")]
     out["densities"] = ("; ".join(_difference(r) for r in fixed) + "." if fixed else
                         "No density has a stored final run paired with `uniform` yet.")
-    for arm in ("learnable",):
-        mine = [r for r in rows if r["density"] == arm]
-        out[arm] = ("; ".join(_difference(r) for r in mine) + "." if mine else
-                    f"No `{arm}` final run is stored yet.")
+    learnable = [r for r in rows if r["density"] == "learnable"]
+    out["learnable"] = ("; ".join(_difference(r) for r in learnable) + "." if learnable else
+                        "No `learnable` final run is stored yet.")
     control = [r for r in analysis.paired(records, baseline="paper", metric="test_top1")
                if r["density"] == "reparam"]
     out["reparam"] = ("; ".join(_difference(r) for r in control) + "." if control else

@@ -378,7 +378,7 @@ def direct_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
                   max_time: float | None = None, log=None, seed: int = 0,
                   name: str | None = None, config: dict | None = None,
                   callback: Callable[[Evaluation], None] | None = None,
-                  replay_only: bool = False) -> SearchResult:
+                replay_only: bool = False) -> SearchResult:
     r"""Minimise ``objective(den)`` over a box of ``den`` values with NLopt's DIRECT.
 
     DIRECT (DIviding RECTangles) splits the box into thirds along its longest
@@ -471,7 +471,7 @@ def grid_search(objective: Callable[[tuple], float], kernel_size: int, bounds=No
                 max_time: float | None = None, log=None, name: str | None = None,
                 config: dict | None = None,
                 callback: Callable[[Evaluation], None] | None = None,
-                  replay_only: bool = False) -> SearchResult:
+                replay_only: bool = False) -> SearchResult:
     r"""Evaluate ``objective`` on a midpoint grid of the box (a baseline).
 
     The grid has ``points`` values per axis, at the centres of equal cells
@@ -508,7 +508,7 @@ def random_search(objective: Callable[[tuple], float], kernel_size: int, bounds=
                   max_evals: int | None = 50, max_time: float | None = None, log=None,
                   seed: int = 0, name: str | None = None, config: dict | None = None,
                   callback: Callable[[Evaluation], None] | None = None,
-                  replay_only: bool = False) -> SearchResult:
+                replay_only: bool = False) -> SearchResult:
     r"""Evaluate ``objective`` at points drawn uniformly in the box (a baseline).
 
     The points come one at a time from ``numpy.random.default_rng(seed)``, so

@@ -30,7 +30,8 @@ from .. import budgets as _budgets
 from .. import results as _results
 from .algorithms import LearnedDensity, check_bounds, check_kernel_size
 
-__all__ = ["ClassificationObjectiveBudget", "DenoisingObjectiveBudget", "LEGACY_RECIPE", "BUDGETS", "SCORES",
+__all__ = ["ClassificationObjectiveBudget", "DenoisingObjectiveBudget", "LEGACY_RECIPE", "BUDGETS",
+           "SCORES",
            "TrainingObjective", "classification_objective", "denoising_objective",
            "learnable_density_search"]
 
@@ -120,8 +121,8 @@ class DenoisingObjectiveBudget(_budgets.Budget):
 
 
 #: The recipe fields' values before the study budgets: left out of a configuration.
-LEGACY_RECIPE = {"nesterov": False, "schedule": "cosine", "label_smoothing": 0.0, "precision": "float32",
-          "warmup": 0.0, "grad_clip": None, "zero_last": False}
+LEGACY_RECIPE = {"nesterov": False, "schedule": "cosine", "label_smoothing": 0.0,
+                 "precision": "float32", "warmup": 0.0, "grad_clip": None, "zero_last": False}
 
 
 #: The brief training of one search evaluation, per task and run profile. Every
