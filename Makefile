@@ -14,7 +14,7 @@ env: $(ENV_STAMP)
 
 $(ENV_STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-cache-dir -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
