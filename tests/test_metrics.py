@@ -10,7 +10,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from wconv.experiments import images as dd
-from wconv.metrics import gaussian_window, mean_psnr, mean_ssim, psnr, ssim
+from wconv.metrics import gaussian_window, mean_psnr, mean_ssim, mse_reduction, psnr, ssim
 
 
 def _real(folder: str, color: bool, count: int):
@@ -86,3 +86,17 @@ def test_bad_input_is_refused():
         ssim(torch.rand(1, 8, 30), torch.rand(1, 8, 30))
     with pytest.raises(ValueError, match="at least one image"):
         mean_psnr([], [])
+
+
+def test_mse_reduction_reads_a_psnr_gain_as_the_mse_it_removes():
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(3, 32, 32, generator=g, dtype=torch.float64)
+    noise = torch.randn(3, 32, 32, generator=g, dtype=torch.float64)
+    worse, better = clean + 0.2 * noise, clean + 0.1 * noise
+    gain = float(psnr(better, clean) - psnr(worse, clean))
+    removed = 1 - float(((better - clean) ** 2).mean() / ((worse - clean) ** 2).mean())
+    assert mse_reduction(gain) == pytest.approx(removed, rel=1e-9)
+    assert removed == pytest.approx(0.75, rel=1e-9)
+    assert mse_reduction(-gain) == pytest.approx(-3.0)
+    with pytest.raises(TypeError):
+        mse_reduction("3 dB")

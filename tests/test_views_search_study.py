@@ -48,3 +48,14 @@ def test_plots_have_labelled_axes():
     assert ax.get_yscale() == "log" and ax.get_xlabel() == "evaluations (trainings)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["grid", "DIRECT-L", "random (seed 0)"]
     assert search_study.plot_regret(out, x="seconds").get_xlabel() == "search time (s)"
+
+
+def test_papers_loss_sentence_converts_db_into_mse_changes():
+    plateau = {"mean": 10 * math.log10(2), "ci_low": 0.0, "ci_high": 10.0, "n": 3}
+    text = search_study.papers_loss_sentence(plateau, 10 * math.log10(4 / 3), (0.5, 0.5))
+    assert "up to 53 % at 11 % more time" in text
+    # +3.01 dB halves the MSE; the interval's ends are 0 dB (no change) and 10 dB (-90 %)
+    assert "by -50.0 % (95 % interval -90.0 % to +0.0 %; CBSD68, σ = 25, n = 3" in text
+    assert "leaves out the standard convolution" in text and "by -25.0 % on the proxy" in text
+    assert "standard convolution" not in search_study.papers_loss_sentence(None, 0.1, (1.0, 0.5))
+    assert "not stored yet" in search_study.papers_loss_sentence(None, math.nan, (0.5,))

@@ -9,6 +9,8 @@ on either scale, provided ``data_range`` matches.
 
 * :func:`psnr` -- ``10 log10(data_range² / MSE)`` in dB, the MSE taken over
   every pixel and channel of one image.
+* :func:`mse_reduction` -- the fraction of the MSE that a PSNR gain removes,
+  ``1 - 10^(-gain / 10)``: how a gain in dB reads as a "loss reduced by x %".
 * :func:`ssim` -- the structural similarity of Wang et al. (2004), with the
   standard 11x11 Gaussian window of ``σ = 1.5``, ``K1 = 0.01``,
   ``K2 = 0.03``, population (not sample) covariances, the mean of the SSIM
@@ -45,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["psnr", "ssim", "mean_psnr", "mean_ssim", "gaussian_window"]
+__all__ = ["psnr", "mse_reduction", "ssim", "mean_psnr", "mean_ssim", "gaussian_window"]
 
 #: SSIM constants of Wang et al. (2004).
 K1, K2 = 0.01, 0.03
@@ -93,6 +95,26 @@ def psnr(input: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
     x, y, r = _check_pair(input, target, data_range)
     mse = (x - y).pow(2).flatten(-3).mean(-1)
     return 10 * torch.log10(r * r / mse)
+
+
+def mse_reduction(gain_db: float) -> float:
+    """The fraction of the mean squared error removed by a PSNR gain of ``gain_db`` dB.
+
+    PSNR is ``10 log10(data_range² / MSE)``, so a gain of ``g`` dB multiplies the MSE by
+    ``10^(-g / 10)``: +3.01 dB halves it. Applied to a difference of *mean* PSNRs over a set,
+    it is the reduction of the geometric mean of the per-image MSEs. A negative gain gives a
+    negative reduction (the MSE grew).
+
+    Example::
+
+        >>> round(mse_reduction(10 * math.log10(2)), 6)
+        0.5
+        >>> mse_reduction(0.0)
+        0.0
+    """
+    if isinstance(gain_db, bool) or not isinstance(gain_db, numbers.Real):
+        raise TypeError(f"gain_db must be a real number, got {gain_db!r}")
+    return 1.0 - 10.0 ** (-float(gain_db) / 10.0)
 
 
 def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA) -> Tensor:

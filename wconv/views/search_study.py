@@ -3,8 +3,9 @@ r"""Chapter 6's search study on the page: how good the objective is, and the sea
 Reads what :func:`wconv.experiments.search.study.run` returns (with ``train=False`` a page
 trains nothing) and writes it down: one table row per task and kernel size
 (:func:`study_row`, :func:`study_markdown`), the proxy-against-full-training scatter
-(:func:`plot_fidelity`), the regret curves (:func:`plot_regret`) and the sentences of the
-findings (:func:`findings`).
+(:func:`plot_fidelity`), the regret curves (:func:`plot_regret`), the sentences of the
+findings (:func:`findings`) and the papers' "loss reduced by up to 53 %" in our units
+(:func:`papers_loss_sentence`).
 
 Example::
 
@@ -17,10 +18,12 @@ from __future__ import annotations
 import math
 
 from ..experiments.search import measures
+from ..metrics import mse_reduction
 from . import tables
+from .published import PUBLISHED
 
 __all__ = ["RATIO_GOAL", "searches", "study_row", "study_markdown", "ratio_sentence",
-           "plot_fidelity", "plot_regret", "findings"]
+           "plot_fidelity", "plot_regret", "findings", "papers_loss_sentence"]
 
 #: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
 RATIO_GOAL = 3.0
@@ -127,3 +130,40 @@ def findings(rows, outs: dict, unit: str, eps: float) -> str:
             parts.append(f"Evaluations to within {eps:g} {unit} of the best found: " + ", ".join(
                 f"{m} {'never' if v is None else v}" for m, v in n.items()) + ".")
     return " ".join(parts) if parts else "Nothing of the search study is stored yet."
+
+
+def _mse_change(gain_db: float) -> str:
+    """A PSNR gain as the signed change of the MSE it stands for, e.g. ``'-15.1 %'``."""
+    return f"{-100 * mse_reduction(gain_db) + 0.0:+.1f} %"   # + 0.0: no "-0.0"
+
+
+def papers_loss_sentence(plateau: dict | None, grid_range_db: float, box_upper) -> str:
+    """The second paper's "denoising loss reduced by up to 53 %" beside ours, as MSE changes.
+
+    Args:
+        plateau: chapter 5's paired difference, weighted 7×7 minus standard 7×7 at the end of
+            training (:func:`wconv.experiments.denoise_study.paired`: test PSNR, dB), or ``None``.
+        grid_range_db: the search grid's spread (best minus worst proxy PSNR, dB).
+        box_upper: the search box's upper bounds; below 1 everywhere, the box leaves out the
+            standard convolution (``den = 1``).
+    """
+    claim = PUBLISHED["optimal_density_denoising_loss"]
+    parts = [f"The second paper reports the denoising loss reduced by up to "
+             f"{100 * claim['loss_reduction']:.0f} % at {100 * claim['time_overhead']:.0f} % more time."]
+    if plateau is None:
+        parts.append("Chapter 5's paired comparison of the 7×7 arms is not stored yet.")
+    else:
+        parts.append(
+            f"In the same units, chapter 5's weighted 7×7 DnCNN (the papers' density) changes the "
+            f"mean squared error of the standard 7×7 one by {_mse_change(plateau['mean'])} "
+            f"(95 % interval {_mse_change(plateau['ci_high'])} to "
+            f"{_mse_change(plateau['ci_low'])}; CBSD68, σ = 25, n = {plateau['n']} paired seeds): "
+            f"a paired gain of {plateau['mean']:+.2f} dB, read as the change of the geometric "
+            f"mean of the per-image MSEs.")
+    if math.isfinite(grid_range_db):
+        box = ("the search's box, which leaves out the standard convolution (den = 1)"
+               if max(box_upper) < 1 else "the search's box")
+        parts.append(f"Inside {box}, the best grid density changes the worst one's validation "
+                     f"MSE by {_mse_change(grid_range_db)} on the proxy "
+                     f"({grid_range_db:.3f} dB apart).")
+    return " ".join(parts)
