@@ -137,7 +137,8 @@ def _mse_change(gain_db: float) -> str:
     return f"{-100 * mse_reduction(gain_db) + 0.0:+.1f} %"   # + 0.0: no "-0.0"
 
 
-def papers_loss_sentence(plateau: dict | None, grid_range_db: float, box_upper) -> str:
+def papers_loss_sentence(plateau: dict | None, grid_range_db: float, box_upper,
+                         test_set: str = "CBSD68", sigma: int = 25) -> str:
     """The second paper's "denoising loss reduced by up to 53 %" beside ours, as MSE changes.
 
     Args:
@@ -146,6 +147,7 @@ def papers_loss_sentence(plateau: dict | None, grid_range_db: float, box_upper) 
         grid_range_db: the search grid's spread (best minus worst proxy PSNR, dB).
         box_upper: the search box's upper bounds; below 1 everywhere, the box leaves out the
             standard convolution (``den = 1``).
+        test_set, sigma: where ``plateau`` was scored (pass the same to ``paired``).
     """
     claim = PUBLISHED["optimal_density_denoising_loss"]
     parts = [f"The second paper reports the denoising loss reduced by up to "
@@ -157,8 +159,8 @@ def papers_loss_sentence(plateau: dict | None, grid_range_db: float, box_upper) 
             f"In the same units, chapter 5's weighted 7×7 DnCNN (the papers' density) changes the "
             f"mean squared error of the standard 7×7 one by {_mse_change(plateau['mean'])} "
             f"(95 % interval {_mse_change(plateau['ci_high'])} to "
-            f"{_mse_change(plateau['ci_low'])}; CBSD68, σ = 25, n = {plateau['n']} paired seeds): "
-            f"a paired gain of {plateau['mean']:+.2f} dB, read as the change of the geometric "
+            f"{_mse_change(plateau['ci_low'])}; {test_set}, σ = {sigma}, n = {plateau['n']} paired "
+            f"seeds): a paired gain of {plateau['mean']:+.2f} dB, read as the change of the geometric "
             f"mean of the per-image MSEs.")
     if math.isfinite(grid_range_db):
         box = ("the search's box, which leaves out the standard convolution (den = 1)"
