@@ -41,16 +41,27 @@ def test_quick_is_the_former_book_budget_and_book_trains_the_standard_models():
     assert set(classify.BUDGETS) == {"smoke", "quick", "book", "full"}
 
 
-def test_bfloat16_is_the_default_where_supported_and_recorded(monkeypatch):
-    cfg = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1)
-    assert cfg["precision"] == precision.default_precision() and cfg["precision"] in precision.PRECISIONS
-    assert "--precision " + cfg["precision"] in classify.command(cfg)
+def test_the_book_grid_names_its_arithmetic_on_every_machine(monkeypatch):
+    """The stored book grid was trained in bfloat16: a machine with or without it reads it under
+    the same keys, and an explicit float32 run is another run, under another key."""
+    configs = []
+    for supported in (True, False):
+        monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None, s=supported: s)
+        configs.append(classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1))
+    assert [c["precision"] for c in configs] == ["bfloat16", "bfloat16"]
+    assert results.config_key(configs[0]) == results.config_key(configs[1])
+    assert "--precision" not in classify.command(configs[0])   # the budget's own precision
+    f32 = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1,
+                               precision="float32")
+    assert results.config_key(f32) != results.config_key(configs[0])   # the arithmetic is in the key
+    assert "--precision float32" in classify.command(f32)
+    # 'auto' (the full budget's) follows the machine and is named in the command
     monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: True)
-    on = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1)
+    on = classify.make_config("resnet20", "paper", 3, 0, "full", role="tuning", lr=0.1)
     monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: False)
-    off = classify.make_config("resnet20", "paper", 3, 0, "book", role="tuning", lr=0.1)
+    off = classify.make_config("resnet20", "paper", 3, 0, "full", role="tuning", lr=0.1)
     assert on["precision"] == "bfloat16" and off["precision"] == "float32"
-    assert results.config_key(on) != results.config_key(off)   # the arithmetic is part of the key
+    assert "--precision float32" in classify.command(off)
     # the fixed-lr budgets stay float32 (their stored runs were), whatever the machine
     assert classify.make_config("vgg11", "paper", 3, 0, "quick")["precision"] == "float32"
     assert classify.make_config("vgg11", "paper", 3, 0, "smoke", precision="bfloat16")["precision"] == "bfloat16"
@@ -222,7 +233,20 @@ def test_status_lists_stored_waiting_and_estimated_runs(tmp_path):
                            "--status", "--results-dir", str(tmp_path)], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == text + "\n"
+    emulated = not precision.bfloat16_supported()
+    assert proc.stdout.startswith(text + "\n") and ("only emulates it" in proc.stdout) is emulated
+
+
+def test_status_says_when_this_machine_only_emulates_bfloat16(tmp_path, monkeypatch, capsys):
+    from wconv.__main__ import main
+
+    for supported in (True, False):
+        monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None, s=supported: s)
+        for budget in ("book", "quick"):   # bfloat16, float32
+            assert main(["train", "--grid", "chapter4", "--budget", budget, "--status",
+                         "--results-dir", str(tmp_path)]) == 0
+            noted = "this machine only emulates it, about 10x slower" in capsys.readouterr().out
+            assert noted is (budget == "book" and not supported)
 
 
 # --------------------------------------------------------------------------- migrated results

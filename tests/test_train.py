@@ -49,9 +49,8 @@ BOOK_RECIPE = dict(nesterov=True, schedule="onecycle", warmup=0.3, precision="bf
 def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path, recipe):
     """Interrupt after epoch 1 of 2, resume: the same weights and metrics as one whole run
     (which also shows that training is deterministic) -- also with the one-cycle schedule,
-    whose state is in the checkpoint, and bfloat16."""
-    if recipe.get("precision") == "bfloat16" and not precision.bfloat16_supported("cpu"):
-        pytest.skip("this CPU has no native bfloat16")
+    whose state is in the checkpoint, and bfloat16 (emulated, and slower, on a CPU without
+    native bfloat16, but just as deterministic)."""
     whole, out_whole = _fit(tiny, checkpoint=tmp_path / "whole.pt", **recipe)
     # what one run records
     assert [r["epoch"] for r in out_whole["epochs"]] == [1, 2]
@@ -254,6 +253,23 @@ def test_precision_auto_follows_the_machine(monkeypatch):
                     loss_fn=nn.functional.cross_entropy, epochs=1, device="cpu", precision="auto",
                     progress=False)
     assert out["precision"] == "bfloat16"
+
+
+def test_emulated_bfloat16_warns_and_float32_does_not(monkeypatch, recwarn):
+    """bfloat16 on a CPU without it is kept (a stored grid names its arithmetic), with a warning."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 10))
+    batch = [(torch.randn(4, 3, 4, 4), torch.randint(0, 10, (4,)))]
+    fit = functools.partial(train.fit, model, batch, loss_fn=nn.functional.cross_entropy, epochs=1,
+                            device="cpu", progress=False)
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: False)
+    assert fit(precision="float32")["precision"] == "float32"
+    assert not [w for w in recwarn if "emulated" in str(w.message)]
+    with pytest.warns(RuntimeWarning, match="bfloat16 is emulated.*precision='float32'"):
+        assert fit(precision="bfloat16")["precision"] == "bfloat16"
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: True)
+    recwarn.clear()
+    fit(precision="bfloat16")
+    assert not [w for w in recwarn if "emulated" in str(w.message)]
 
 
 def test_one_warmup_fraction_for_every_schedule():

@@ -37,6 +37,16 @@ import sys
 from .density import KERNEL_SIZES
 
 
+def _print_emulation_note(budget: str | None, budgets: dict) -> None:
+    """Tell ``--status`` readers when the budget's bfloat16 would only be emulated here."""
+    from .experiments import precision
+    from .experiments.budgets import lookup
+
+    if lookup(budget, budgets)[1].precision == "bfloat16" and not precision.bfloat16_supported():
+        print("note: the estimates are from a CPU with native bfloat16; this machine only "
+              "emulates it, about 10x slower")
+
+
 def _train(args) -> int:
     import torch
 
@@ -52,6 +62,7 @@ def _train(args) -> int:
             raise SystemExit("--status lists a grid: give --grid")
         rows = classify_grid.status(args.grid, args.budget, tuple(args.seeds), args.results_dir)
         print(classify_grid.format_status(rows))
+        _print_emulation_note(args.budget, classify.BUDGETS)
         return 0
 
     def report(i, n, config, record, trained):
@@ -133,7 +144,7 @@ def _lr(text: str):
 
 
 def _denoise(args) -> int:
-    from .experiments import denoise, denoise_measures, results
+    from .experiments import denoise, denoise_budgets, denoise_measures, results
 
     seeds = tuple(args.seeds)
     if args.grid is not None and args.grid != "chapter5":
@@ -142,6 +153,7 @@ def _denoise(args) -> int:
         if args.status:
             print(denoise.format_status(denoise.status(args.grid, args.budget, seeds,
                                                        args.data_root, args.results_dir)))
+            _print_emulation_note(args.budget, denoise_budgets.BUDGETS)
             return 0
         denoise.run_plan(args.grid, args.budget, seeds, args.data_root, args.results_dir,
                          progress=not args.no_progress, force=args.force,
@@ -204,7 +216,7 @@ def _throughput(args) -> int:
     for arch in args.arch:
         if args.engine:
             r = bench.engine_vs_plain(arch, args.kernel_size, args.density, args.budget,
-                                      steps=args.steps, rounds=args.rounds)
+                                      steps=args.steps, rounds=args.rounds, precision=args.precision)
             print(f"{arch} {args.kernel_size}x{args.kernel_size} {args.density}, batch "
                   f"{r['batch_size']}, width {r['width']}, {r['precision']}, {r['threads']} "
                   f"threads: engine {r['engine']:.0f} img/s, plain loop {r['plain']:.0f} img/s, "
@@ -212,7 +224,8 @@ def _throughput(args) -> int:
                   flush=True)
         else:
             r = bench.compare_throughput(arch, args.kernel_size, args.density, args.budget,
-                                            steps=args.steps, rounds=args.rounds)
+                                         steps=args.steps, rounds=args.rounds,
+                                         precision=args.precision)
         out.append(r)
     print(json.dumps(out[0] if len(out) == 1 else out, indent=1))
     return 0
@@ -220,6 +233,7 @@ def _throughput(args) -> int:
 
 def add_throughput(subparsers) -> None:
     from .experiments import classify
+    from .experiments.precision import PRECISIONS
 
     p = subparsers.add_parser("throughput", help="training images/s: standard vs weighted model, "
                                                  "or (--engine) the engine vs a plain loop")
@@ -230,6 +244,9 @@ def add_throughput(subparsers) -> None:
     p.add_argument("--budget", default=None, choices=tuple(classify.BUDGETS))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--precision", default=None, choices=("auto", *PRECISIONS),
+                   help="override the budget's precision (auto: this machine's, bfloat16 "
+                        "where it is native)")
     p.add_argument("--engine", action="store_true",
                    help="time wconv.experiments.train.fit against a plain PyTorch loop (same model, optimizer, "
                         "autocast, channels-last, batches) instead of standard vs weighted")

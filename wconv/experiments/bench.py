@@ -245,7 +245,7 @@ def format_table(rows: list[dict]) -> str:
 
 def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str = "paper",
                     budget: str | None = "book", steps: int = 20, rounds: int = 5,
-                    device=None, progress: bool = False) -> dict:
+                    device=None, progress: bool = False, precision: str | None = None) -> dict:
     """Training images/s of the engine (:func:`wconv.experiments.train.fit`) and of a plain PyTorch loop.
 
     Both train the model of :func:`wconv.experiments.classify.build` (the budget's width; one
@@ -261,6 +261,10 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
     alternate which goes first, after one untimed round each; the result is
     the median over rounds.
 
+    ``precision`` overrides the budget's (``'auto'``: this machine's
+    :func:`wconv.experiments.precision.default_precision`, the fair choice on a machine
+    that would only emulate the budget's bfloat16).
+
     Returns:
         ``{'engine': ips, 'plain': ips, 'ratio': engine / plain, 'paired_ratio'`` (the
         median of the rounds' engine / plain ratios), ``'engine_rounds': [...],
@@ -274,7 +278,7 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
     name, b = budgets.lookup(budget, classify.BUDGETS)
     # a tuned budget's lr comes from stored runs; any value of its grid times the same
     lr = {"role": "sweep", "lr": b.lr_grid[len(b.lr_grid) // 2]} if b.tuned else {}
-    config = classify.make_config(arch, density, kernel_size, 0, name, **lr)
+    config = classify.make_config(arch, density, kernel_size, 0, name, precision=precision, **lr)
     precision = config["precision"]
     g = torch.Generator().manual_seed(0)
     n = steps * config["batch_size"]
@@ -346,17 +350,19 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
 
 def compare_throughput(arch: str = "vgg11", kernel_size: int = 3, density: str = "paper",
                        budget: str | None = None, steps: int = 10, rounds: int = 5,
-                       device=None) -> dict:
+                       device=None, precision: str | None = None) -> dict:
     """Training images/s of the standard and the weighted model, side by side.
 
     Both models are built as in :func:`wconv.experiments.classify.build` with the budget's width, batch
-    size and precision (``auto``: this machine's); see :func:`wconv.experiments.train.throughput`.
-    Returns ``{'standard': ips, 'weighted': ips, 'ratio': weighted / standard, ...}``.
+    size and precision, or ``precision`` if given (``'auto'``: this machine's
+    :func:`wconv.experiments.precision.default_precision`); see
+    :func:`wconv.experiments.train.throughput`. Returns ``{'standard': ips, 'weighted': ips, 'ratio': weighted / standard, ...}``.
     """
-    from . import budgets, classifiers, classify, precision, train
+    from . import budgets, classifiers, classify, train
+    from .precision import resolve_precision
 
     _, b = budgets.lookup(budget, classify.BUDGETS)
-    chosen = precision.resolve_precision(b.precision, device)
+    chosen = resolve_precision(b.precision if precision is None else precision, device)
     width = b.width_of(arch)
     torch.manual_seed(0)
     standard = classifiers.build_model(arch, 100, kernel_size, None, width)

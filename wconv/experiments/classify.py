@@ -151,13 +151,15 @@ BUDGETS = {
     "quick": Budget(n_per_class=60, val_per_class=10, test_per_class=None, epochs=8, width=0.25,
                     batch_size=64),
     # the standard models really trained: full-width ResNet-20 (about 15 minutes a run on 2
-    # cores), VGG-11-BN at quarter width (4 minutes at 3x3, 7 at 5x5), 450/50 images per
-    # class, 18 epochs (15 gave 59.8% for ResNet-20, one seed). The full-length sweep keeps
-    # the tuning runs' choice (0.4 for both arms) and its two neighbours, which is what a
-    # short-vs-full ranking check needs, for 1 CPU hour less than the whole lr grid
+    # cores with AVX-512 BF16), VGG-11-BN at quarter width (4 minutes at 3x3, 7 at 5x5),
+    # 450/50 images per class, 18 epochs (15 gave 59.8% for ResNet-20, one seed). The
+    # full-length sweep keeps the tuning runs' choice (0.4 for both arms) and its two
+    # neighbours, which is what a short-vs-full ranking check needs, for 1 CPU hour less than
+    # the whole lr grid. The stored grid was trained in bfloat16; its precision is fixed, not
+    # 'auto', so that every machine reads it under the same keys
     "book": Budget(n_per_class=500, val_per_class=50, test_per_class=None, epochs=18, width=1.0,
                    tuning_epochs=4, sweep_lrs=(0.2, 0.4, 0.8), reference_epochs=60,
-                   widths=(("vgg11", 0.25),), **_TUNED),
+                   widths=(("vgg11", 0.25),), **dict(_TUNED, precision="bfloat16")),
     # the papers' scale, full widths, for a GPU
     "full": Budget(n_per_class=500, val_per_class=50, test_per_class=None, epochs=100, width=1.0,
                    tuning_epochs=20, reference_epochs=200, **_TUNED),
@@ -267,7 +269,7 @@ def command(config: dict, threads: int | None = None) -> str:
 
     CPU results depend on the thread count through the order of floating-point
     sums; give ``threads`` (a stored record's ``environment['threads']``) to pin it.
-    The precision is named when the budget leaves it to the machine (``auto``).
+    The precision is named when it is not the budget's own (an override, or ``auto``).
     """
     out = (f"{_threads_prefix(threads)}python -m wconv train --arch {config['arch']} "
            f"--density {config['density']} --kernel-size {config['kernel_size']} "
@@ -278,7 +280,7 @@ def command(config: dict, threads: int | None = None) -> str:
     elif role == "reference":
         out += " --role reference"
     budget = BUDGETS.get(config["budget"])
-    if budget is not None and budget.precision == "auto":
+    if budget is not None and budget.precision != config["precision"]:
         out += f" --precision {config['precision']}"
     return out
 

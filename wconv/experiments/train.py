@@ -42,7 +42,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from . import results as _results
-from .precision import forward, resolve_precision
+from .precision import forward, resolve_precision, warn_if_emulated
 
 __all__ = ["fit", "evaluate", "topk_accuracy", "accuracy_metrics", "make_optimizer",
            "make_scheduler", "onecycle_factor", "OPTIMIZERS", "SCHEDULES", "ONECYCLE_WARMUP",
@@ -346,6 +346,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     metrics = metrics or {}
     device = torch.device(device) if device is not None else settings.device()
     precision = resolve_precision(precision, device)
+    warn_if_emulated(precision, device)
     eval_loss_fn = eval_loss_fn or loss_fn
     rank, world = _world()
     model = model.to(device)
