@@ -67,6 +67,9 @@ def test_auto_source_prefers_div2k_when_on_disk(tmp_path):
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / n)
     assert D.make_config(budget="smoke", root=tmp_path)["source"] == "div2k"
     assert D.make_config(budget="full", root=tmp_path)["source"] == "div2k"   # no train archive
+    # the stored grids keep the colour sets they were trained on: the same keys with DIV2K
+    for budget in ("quick", "book"):
+        assert D.make_config(budget=budget, root=tmp_path)["source"] == "color"
 
 
 def test_smoke_run_is_stored_and_summarised(tmp_path):

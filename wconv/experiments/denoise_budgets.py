@@ -133,7 +133,9 @@ class Budget(_budgets.Budget):
 
 
 #: Named budgets: ``smoke``, ``book`` and ``full`` are the :data:`wconv.settings.PROFILES`
-#: entries; ``quick`` is the earlier book budget (a reader's rerun in minutes).
+#: entries; ``quick`` is the earlier book budget (a reader's rerun in minutes). The budgets
+#: with stored grids (``quick``, ``book``) name their source and precision, as trained, so a
+#: machine with DIV2K on disk, or without native bfloat16, reads them under the same keys.
 BUDGETS = {
     # seconds: a check that everything runs end to end, not a measurement; it tunes over
     # two learning rates so the smoke plan goes through tuning, finals and the regime map
@@ -145,7 +147,7 @@ BUDGETS = {
                     regime_epochs=(1,)),
     # the earlier book grid on a 2-core CPU in about 20 minutes: 240 steps, the standard
     # 7x7 DnCNN collapses (see denoise_measures.collapsed); kept for a reader's quick rerun
-    "quick": Budget(source="auto", n_train=40, n_val=4, val_crop=96, n_test=12, test_crop=192,
+    "quick": Budget(source="color", n_train=40, n_val=4, val_crop=96, n_test=12, test_crop=192,
                     patch=40, batch_size=16, patches_per_epoch=640, epochs=6,
                     dncnn={"depth": 7, "width": 16},
                     nafnet={"width": 12, "enc_blocks": [1, 1], "middle_blocks": 1,
@@ -157,7 +159,7 @@ BUDGETS = {
     # the 3x3 standard and weighted and the 7x7 weighted DnCNN chose its top value (3e-3, then
     # 1e-2) and a choice at the edge is no optimum; the short trials behind the recipe are in
     # the module's docstring
-    "book": Budget(source="auto", n_train=None, n_val=8, val_crop=128, n_test=None,
+    "book": Budget(source="color", n_train=None, n_val=8, val_crop=128, n_test=None,
                    test_crop=256, patch=40, batch_size=16, patches_per_epoch=1600, epochs=50,
                    precision="bfloat16", dncnn={"depth": 7, "width": 16},
                    nafnet={"width": 12, "enc_blocks": [1, 1], "middle_blocks": 1,
