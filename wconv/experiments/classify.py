@@ -147,7 +147,8 @@ BUDGETS = {
     # seconds: a check that everything runs end to end, not a measurement
     "smoke": Budget(n_per_class=6, val_per_class=2, test_per_class=2, epochs=2, width=0.125,
                     batch_size=64),
-    # the book's first grid (width 0.25, 50 images per class): ~20 minutes on a 2-core CPU
+    # the book's first grid (width 0.25, 50 images per class): its 42 runs took 34 minutes on a
+    # quiet 2-core AVX2 CPU (2026-12-02); one seed (--seeds 0) is a third of that
     "quick": Budget(n_per_class=60, val_per_class=10, test_per_class=None, epochs=8, width=0.25,
                     batch_size=64),
     # the standard models really trained: full-width ResNet-20 (about 15 minutes a run on 2
