@@ -74,6 +74,20 @@ def _skip_or_fail(reason: str, env: str) -> None:
     pytest.skip(reason)
 
 
+def write_fake_div2k(root: Path) -> None:
+    """A DIV2K validation folder of blank 8x8 images under ``root``: enough for
+    ``images.div2k_folder`` to find DIV2K, as ``source='auto'`` looks for it."""
+    import numpy as np
+    from PIL import Image
+
+    from wconv.experiments import images
+
+    folder = root / "DIV2K" / "DIV2K_valid_HR"
+    folder.mkdir(parents=True)
+    for name in images.DIV2K["valid"].names:
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / name)
+
+
 def require_data(*paths) -> Path:
     """Skip the calling test (fail it under WCONV_REQUIRE_DATA=1) unless these data paths exist.
 

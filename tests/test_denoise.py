@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import require_data
+from conftest import require_data, write_fake_div2k
 
 from wconv.experiments import denoise as D
 from wconv.experiments import denoise_study as S
@@ -54,17 +54,9 @@ def test_configs_and_commands():
 
 
 def test_auto_source_prefers_div2k_when_on_disk(tmp_path):
-    import numpy as np
-    from PIL import Image
-
-    from wconv.experiments import images as dd
-
     (tmp_path / "denoise").mkdir()
     assert D.make_config(budget="smoke", root=tmp_path)["source"] == "color"
-    folder = tmp_path / "DIV2K" / "DIV2K_valid_HR"
-    folder.mkdir(parents=True)
-    for n in dd.DIV2K["valid"].names:
-        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / n)
+    write_fake_div2k(tmp_path)
     assert D.make_config(budget="smoke", root=tmp_path)["source"] == "div2k"
     assert D.make_config(budget="full", root=tmp_path)["source"] == "div2k"   # no train archive
     # the stored grids keep the colour sets they were trained on: the same keys with DIV2K

@@ -1,9 +1,8 @@
 """The stored grids are found on every machine: no key may depend on the machine reading it."""
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from conftest import write_fake_div2k
 
 from wconv.experiments import classify_grid, denoise, images, precision
 from wconv.experiments.search import study
@@ -17,10 +16,7 @@ def test_the_stored_book_grids_load_whatever_the_machine(monkeypatch, tmp_path, 
     search logs, is found on a machine with or without native bfloat16 and with DIV2K on disk:
     none of their keys may depend on the machine that reads them."""
     monkeypatch.setattr(precision, "bfloat16_supported", lambda device=None: bfloat16_native)
-    folder = tmp_path / "DIV2K" / "DIV2K_valid_HR"
-    folder.mkdir(parents=True)
-    for name in images.DIV2K["valid"].names:
-        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / name)
+    write_fake_div2k(tmp_path)
     assert images.div2k_folder("valid", tmp_path) is not None
     monkeypatch.setenv("WCONV_DATA", str(tmp_path))
     stored = {p.name for p in (ROOT / "results" / "classify").glob("*-book*.json")}

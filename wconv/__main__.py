@@ -42,7 +42,7 @@ def _print_emulation_note(budget: str | None, budgets: dict) -> None:
     from .experiments import precision
     from .experiments.budgets import lookup
 
-    if lookup(budget, budgets)[1].precision == "bfloat16" and not precision.bfloat16_supported():
+    if precision.is_emulated(lookup(budget, budgets)[1].precision):
         print("note: the estimates are from a CPU with native bfloat16; this machine only "
               "emulates it, about 10x slower")
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["PRECISIONS", "check_precision", "bfloat16_supported", "default_precision",
-           "resolve_precision", "warn_if_emulated", "forward"]
+           "resolve_precision", "is_emulated", "warn_if_emulated", "forward"]
 
 
 #: Arithmetic of the forward pass (see :func:`wconv.experiments.train.fit`); ``'auto'`` picks :func:`default_precision`.
@@ -63,6 +63,11 @@ def resolve_precision(precision: str, device=None) -> str:
     return default_precision(device) if precision == "auto" else check_precision(precision)
 
 
+def is_emulated(precision: str, device=None) -> bool:
+    """Whether ``precision`` is ``'bfloat16'`` on a device without it natively (slow, not wrong)."""
+    return precision == "bfloat16" and not bfloat16_supported(device)
+
+
 def warn_if_emulated(precision: str, device=None) -> None:
     """Warn when ``precision`` is ``'bfloat16'`` on a device that would only emulate it.
 
@@ -71,7 +76,7 @@ def warn_if_emulated(precision: str, device=None) -> None:
     emulated bfloat16 against 242 in float32 on a 2-core AVX2 CPU); a float32 run is another
     configuration, stored under another key.
     """
-    if precision == "bfloat16" and not bfloat16_supported(device):
+    if is_emulated(precision, device):
         import warnings
 
         warnings.warn("bfloat16 is emulated on this device, about 10x slower than float32; "
