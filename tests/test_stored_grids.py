@@ -5,7 +5,7 @@ import pytest
 from conftest import write_fake_div2k
 
 from wconv.experiments import classify_grid, denoise, images, precision
-from wconv.experiments.search import study
+from wconv.experiments.search import objectives, study
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +29,23 @@ def test_the_stored_book_grids_load_whatever_the_machine(monkeypatch, tmp_path, 
     assert {(r["config"]["precision"], r["config"]["source"]) for r in loaded} == {("bfloat16", "color")}
     out = study.run("denoise", 7, train=False, log=lambda line: None)
     assert len(out["grid"].evaluations) == 27 and len(out["direct"].evaluations) == 27
+    assert len(out["noise"]["values"]) == 3 and out["fidelity"]["n"] == 8
+
+
+def test_no_stored_denoising_search_names_a_machine_dependent_source():
+    """Every stored denoising search record names the data it trained on: 'auto' would mean
+    DIV2K on a machine that has it and mix its evaluations into the colour-set logs."""
+    files = [p for store in ("search", "search-final", "search-learnable", "search-data")
+             for p in (ROOT / "results" / store).glob("denoise-*")]
+    assert len(files) >= 32
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert '"source": "color"' in text and '"auto"' not in text, path.name
+
+
+def test_the_search_objective_resolves_auto_to_the_machines_data(tmp_path):
+    assert objectives.denoising_objective(5, budget="full", root=tmp_path).config["source"] == "color"
+    write_fake_div2k(tmp_path)
+    assert objectives.denoising_objective(5, budget="full", root=tmp_path).config["source"] == "div2k"
+    for budget in ("smoke", "book", "study"):   # the budgets with stored logs keep their data
+        assert objectives.denoising_objective(5, budget=budget, root=tmp_path).config["source"] == "color"

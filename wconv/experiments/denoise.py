@@ -165,7 +165,7 @@ def make_config(arch: str = "dncnn", density: str = "paper", kernel_size: int = 
         if name == "full" and dd.div2k_folder("train", base) and dd.div2k_folder("valid", base):
             source = "div2k-full"
         else:
-            source = "div2k" if dd.div2k_folder("valid", base) else "color"
+            source = dd.resolve_source(source, base)
     body = b.config_fields()
     body["source"] = source
     body["train_sigma"] = list(b.train_sigma)

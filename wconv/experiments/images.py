@@ -61,7 +61,7 @@ from .. import settings
 from . import datasets
 
 __all__ = [
-    "DIV2K", "SIGMAS", "SOURCES", "div2k_folder", "Protocol", "protocol",
+    "DIV2K", "SIGMAS", "SOURCES", "div2k_folder", "Protocol", "resolve_source", "protocol",
     "load_image", "load_images", "check_sigma", "noise_seed", "add_noise", "to_float", "noisy_images", "RandomPatches", "PatchLoader",
     "PHOTO_NAME", "photo", "denoising_batches",
 ]
@@ -149,6 +149,25 @@ _NEEDS = {"div2k": ("div2k-valid",), "div2k-full": ("div2k-train", "div2k-valid"
           "color": ("bsds500", "cbsd68", "kodak24"), "gray": ("train400", "bsd68", "set12")}
 
 
+def resolve_source(source: str, root: str | os.PathLike | None = None, *,
+                   download: bool | None = None) -> str:
+    """The source that ``source`` names on this machine: ``'auto'`` is ``'div2k'`` when the
+    DIV2K validation images are under ``root`` (or ``download`` is true), else ``'color'``;
+    any other source is itself.
+
+    Example::
+
+        >>> resolve_source('gray'), resolve_source('auto', '/nonexistent')
+        ('gray', 'color')
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}, got {source!r}")
+    if source != "auto":
+        return source
+    have = div2k_folder("valid", settings.data_root(root)) is not None
+    return "div2k" if have or download else "color"
+
+
 def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
              download: bool | None = None, n_train: int | None = None, n_test: int | None = None,
              div2k_test: int = 20, seed: int = 0) -> Protocol:
@@ -173,12 +192,8 @@ def protocol(source: str = "auto", root: str | os.PathLike | None = None, *,
         >>> p.description                      # doctest: +SKIP
         'grayscale: Train400 (50 of 400 images) -> BSD68 (68), Set12 (12)'
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}, got {source!r}")
     base = settings.data_root(root)
-    if source == "auto":
-        have = div2k_folder("valid", base) is not None
-        source = "div2k" if have or download else "color"
+    source = resolve_source(source, base, download=download)
     datasets.require(*_NEEDS[source], root=base, download=download)
     if source == "div2k":
         folder = base / DIV2K["valid"].folders[0]

@@ -127,7 +127,10 @@ LEGACY_RECIPE = {"nesterov": False, "schedule": "cosine", "label_smoothing": 0.0
 
 #: The brief training of one search evaluation, per task and run profile. Every
 #: evaluation of one objective starts from the same initial weights and sees the
-#: same batches; only ``den`` changes.
+#: same batches; only ``den`` changes. The denoising budgets with stored logs (``smoke``,
+#: ``book``, ``study``) name the colour sets they were trained on, so a machine with DIV2K
+#: on disk reads them under the same keys; ``full`` keeps ``'auto'``, which the objective
+#: resolves to this machine's data (:func:`wconv.experiments.images.resolve_source`).
 BUDGETS = {
     "classify": {
         # seconds: a check that everything runs, not a measurement
@@ -151,13 +154,13 @@ BUDGETS = {
     },
     "denoise": {
         "smoke": DenoisingObjectiveBudget(arch="dncnn", model={"depth": 3, "width": 8},
-                                          source="auto", n_train=2, n_val=1, val_crop=32,
+                                          source="color", n_train=2, n_val=1, val_crop=32,
                                           val_sigma=25, patch=24, batch_size=8,
                                           patches_per_epoch=16, epochs=1, lr=1e-3,
                                           train_sigma=(0.0, 55.0), n_test=2, test_crop=48),
         # about 10 s per evaluation on 2 CPU cores
         "book": DenoisingObjectiveBudget(arch="dncnn", model={"depth": 5, "width": 16},
-                                         source="auto", n_train=20, n_val=4, val_crop=96,
+                                         source="color", n_train=20, n_val=4, val_crop=96,
                                          val_sigma=25, patch=40, batch_size=16,
                                          patches_per_epoch=320, epochs=2, lr=1e-3,
                                          train_sigma=(0.0, 55.0), n_test=12, test_crop=192),
@@ -171,7 +174,7 @@ BUDGETS = {
         # zero), shortened to 10 of its 50 epochs (1,000 Adam steps); lr 3e-3 is what the
         # 7x7 weighted arm chose on validation
         "study": DenoisingObjectiveBudget(arch="dncnn", model={"depth": 7, "width": 16},
-                                          source="auto", n_train=None, n_val=8, val_crop=128,
+                                          source="color", n_train=None, n_val=8, val_crop=128,
                                           val_sigma=25, patch=40, batch_size=16,
                                           patches_per_epoch=1600, epochs=10, lr=3e-3,
                                           train_sigma=(0.0, 55.0), n_test=None, test_crop=256,
@@ -225,6 +228,10 @@ class TrainingObjective:
             from ..precision import resolve_precision
 
             setup["precision"] = resolve_precision(setup["precision"], device)
+        if setup.get("source") == "auto":   # and the data it trains on
+            from ..images import resolve_source
+
+            setup["source"] = resolve_source("auto", root)
         setup = json.loads(json.dumps(setup))
         if task == "denoise" and setup["val_sigma"] != _VALIDATION_SIGMA:
             raise ValueError(f"val_sigma must be {_VALIDATION_SIGMA}, the noise of the denoising "
