@@ -1,4 +1,6 @@
 """The benchmark's naive formulation is correct and its runner produces ratios."""
+import math
+
 import pytest
 import torch
 
@@ -46,7 +48,13 @@ def test_engine_vs_plain_loop_reports_both_on_the_same_setup(budget, rounds):
     assert len(r["engine_rounds"]) == len(r["plain_rounds"]) == rounds
     assert r["engine"] > 0 and r["plain"] > 0 and r["ratio"] == pytest.approx(r["engine"] / r["plain"])
     ratios = sorted(e / p for e, p in zip(r["engine_rounds"], r["plain_rounds"]))
-    assert ratios[0] <= r["paired_ratio"] <= ratios[-1]
+    # the geometric mean of the rounds' ratios (exp of a mean of logs: equal up to rounding)
+    assert ratios[0] * (1 - 1e-12) <= r["paired_ratio"] <= ratios[-1] * (1 + 1e-12)
+    low, high = r["paired_ci"]
+    if rounds > 1:
+        assert low <= r["paired_ratio"] <= high
+    else:   # one round: no interval
+        assert math.isnan(low) and math.isnan(high)
     from wconv.experiments import classify
     expected = precision.default_precision("cpu") if auto else classify.BUDGETS[budget].precision
     assert r["precision"] == expected

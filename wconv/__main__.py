@@ -220,7 +220,8 @@ def _throughput(args) -> int:
             print(f"{arch} {args.kernel_size}x{args.kernel_size} {args.density}, batch "
                   f"{r['batch_size']}, width {r['width']}, {r['precision']}, {r['threads']} "
                   f"threads: engine {r['engine']:.0f} img/s, plain loop {r['plain']:.0f} img/s, "
-                  f"ratio {r['ratio']:.3f} (median of rounds {r['paired_ratio']:.3f})", file=sys.stderr,
+                  f"ratio {r['ratio']:.3f} (paired over {r['rounds']} rounds {r['paired_ratio']:.3f}, "
+                  f"95% CI {r['paired_ci'][0]:.3f} to {r['paired_ci'][1]:.3f})", file=sys.stderr,
                   flush=True)
         else:
             r = bench.compare_throughput(arch, args.kernel_size, args.density, args.budget,

@@ -20,6 +20,7 @@ Run ``python -m wconv bench`` (``--help`` for options). Example::
 """
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -258,8 +259,8 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
     when ``progress``) -- and its time is the one it reports
     (``images_per_s``: the epoch's training loop, as in every stored run). The
     plain loop is ``forward, loss, zero_grad, backward, step``. Rounds
-    alternate which goes first, after one untimed round each; the result is
-    the median over rounds.
+    alternate which goes first, after one untimed round each; ``engine`` and ``plain`` are
+    the medians over rounds.
 
     ``precision`` overrides the budget's (``'auto'``: this machine's
     :func:`wconv.experiments.precision.default_precision`, the fair choice on a machine
@@ -267,12 +268,14 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
 
     Returns:
         ``{'engine': ips, 'plain': ips, 'ratio': engine / plain, 'paired_ratio'`` (the
-        median of the rounds' engine / plain ratios), ``'engine_rounds': [...],
+        geometric mean of the rounds' engine / plain ratios), ``'paired_ci'`` (its 95 %
+        interval, from :func:`wconv.experiments.stats.paired_difference` of the logs; NaN
+        with one round), ``'engine_rounds': [...],
         'plain_rounds': [...], 'arch', 'kernel_size', 'density', 'budget', 'width',
         'batch_size', 'precision', 'steps', 'rounds', 'threads', 'device'}``.
     """
     from .. import settings
-    from . import budgets, cifar, classify, train
+    from . import budgets, cifar, classify, stats, train
 
     device = torch.device(device) if device is not None else settings.device()
     name, b = budgets.lookup(budget, classify.BUDGETS)
@@ -337,10 +340,13 @@ def engine_vs_plain(arch: str = "resnet20", kernel_size: int = 3, density: str =
                          (("plain", plain), ("engine", engine))):
             times[name].append(fn())
     result = {name: statistics.median(v) for name, v in times.items()}
-    # each round's engine/plain pair ran back to back: their ratio cancels slow drifts
-    paired_ratio = statistics.median(e / p for e, p in zip(times["engine"], times["plain"]))
+    # each round's engine/plain pair ran back to back: their ratio cancels slow drifts, and
+    # the paired difference of the logs gives the ratio's geometric mean and its interval
+    d = stats.paired_difference([math.log(v) for v in times["engine"]],
+                                [math.log(v) for v in times["plain"]])
     return {"engine": result["engine"], "plain": result["plain"],
-            "ratio": result["engine"] / result["plain"], "paired_ratio": paired_ratio,
+            "ratio": result["engine"] / result["plain"], "paired_ratio": math.exp(d["mean"]),
+            "paired_ci": (math.exp(d["ci_low"]), math.exp(d["ci_high"])),
             "engine_rounds": times["engine"],
             "plain_rounds": times["plain"], "arch": arch, "kernel_size": kernel_size,
             "density": density, "budget": config["budget"], "width": config["width"],
