@@ -67,7 +67,8 @@ def test_budgets_are_frozen_budget_types_looked_up_by_profile(monkeypatch):
 
     for task, kind in (("classify", search.ClassificationObjectiveBudget),
                        ("denoise", search.DenoisingObjectiveBudget)):
-        assert list(search.BUDGETS[task]) == ["smoke", "book", "full", "study"]
+        extra = ["study-float32"] if task == "denoise" else []
+        assert list(search.BUDGETS[task]) == ["smoke", "book", "full", "study"] + extra
         for b in search.BUDGETS[task].values():
             assert isinstance(b, kind) and isinstance(b, budgets.Budget)
     with pytest.raises(FrozenInstanceError):
@@ -85,6 +86,10 @@ def test_budgets_are_frozen_budget_types_looked_up_by_profile(monkeypatch):
     h = search.denoising_objective(7, budget="study")
     assert {k: h.setup[k] for k in ("precision", "warmup", "grad_clip", "zero_last", "epochs")} == {
         "precision": "bfloat16", "warmup": 0.05, "grad_clip": 1.0, "zero_last": True, "epochs": 10}
+    # study-float32 is the same training in float32 (no precision field: the legacy value)
+    h32 = search.denoising_objective(5, budget="study-float32")
+    assert "precision" not in h32.setup
+    assert {k: v for k, v in h32.setup.items()} == {k: v for k, v in h.setup.items() if k != "precision"}
     c = search.classification_objective(5, budget="study")
     assert c.setup["schedule"] == "onecycle" and c.setup["label_smoothing"] == 0.1
     assert c.setup["precision"] in ("float32", "bfloat16")

@@ -47,5 +47,5 @@ def test_the_search_objective_resolves_auto_to_the_machines_data(tmp_path):
     assert objectives.denoising_objective(5, budget="full", root=tmp_path).config["source"] == "color"
     write_fake_div2k(tmp_path)
     assert objectives.denoising_objective(5, budget="full", root=tmp_path).config["source"] == "div2k"
-    for budget in ("smoke", "book", "study"):   # the budgets with stored logs keep their data
+    for budget in ("smoke", "book", "study", "study-float32"):   # budgets with stored logs
         assert objectives.denoising_objective(5, budget=budget, root=tmp_path).config["source"] == "color"

@@ -128,7 +128,7 @@ LEGACY_RECIPE = {"nesterov": False, "schedule": "cosine", "label_smoothing": 0.0
 #: The brief training of one search evaluation, per task and run profile. Every
 #: evaluation of one objective starts from the same initial weights and sees the
 #: same batches; only ``den`` changes. The denoising budgets with stored logs (``smoke``,
-#: ``book``, ``study``) name the colour sets they were trained on, so a machine with DIV2K
+#: ``book``, ``study``, ``study-float32``) name the colour sets they were trained on, so a machine with DIV2K
 #: on disk reads them under the same keys; ``full`` keeps ``'auto'``, which the objective
 #: resolves to this machine's data (:func:`wconv.experiments.images.resolve_source`).
 BUDGETS = {
@@ -182,6 +182,10 @@ BUDGETS = {
                                           zero_last=True),
     },
 }
+# chapter 5's study training in float32, for chapter 6's 5x5 study: bfloat16 is only emulated
+# (10-16x slower) on a CPU without AVX-512 BF16 or AMX, float32 runs at full speed on any CPU,
+# so any machine can continue this study under the same keys
+BUDGETS["denoise"]["study-float32"] = BUDGETS["denoise"]["study"].replace(precision="float32")
 
 #: Scores each task can minimise.
 SCORES = {"classify": ("loss", "error"), "denoise": ("-psnr", "loss")}
