@@ -32,7 +32,14 @@ def test_row_table_and_sentences():
     assert lines[2].startswith(f"| DnCNN 5×5 | 0.050 | 3 | {spread:.3f} | 9 | {spread / 0.05:.1f} | 0.80 [-0.40, +0.99] | 4 |")
     text = search_study.findings([row], {"DnCNN 5×5": out}, "dB", eps=0.01)
     assert "enough to rank densities (the goal is 3)" in text
-    assert "Spearman ρ 0.80 [-0.40, +0.99]" in text and "Evaluations to within 0.01 dB" in text
+    assert "Spearman ρ 0.80 [-0.40, +0.99]" in text
+    assert "Evaluations to within 0.01 dB of the best found, of 9 per search: grid " in text
+    assert "stored)" not in text
+    # a search still running says how far it got
+    f = lambda den: (den[0] - 0.8) ** 2 + (den[1] - 0.3) ** 2   # _out's function
+    partial = dict(out, random={0: search.random_search(f, 5, max_evals=4, seed=0)})
+    text = search_study.findings([row], {"DnCNN 5×5": partial}, "dB", eps=0.01)
+    assert "random (seed 0) never (4 of 9 stored)" in text
     noisy = search_study.study_row("x", _out(noise_std=spread))
     assert search_study.ratio_sentence(noisy["ratio"]).endswith("too little to rank densities (the goal is 3)")
     empty = search_study.study_row("y", {"noise": {"std": math.nan, "n": 0}, "grid": None})

@@ -127,8 +127,16 @@ def findings(rows, outs: dict, unit: str, eps: float) -> str:
         found = searches(outs[r["label"]])
         if len(found) > 1:
             n = measures.evals_to_within(found, eps)
-            parts.append(f"Evaluations to within {eps:g} {unit} of the best found: " + ", ".join(
-                f"{m} {'never' if v is None else v}" for m, v in n.items()) + ".")
+            # the searches have one budget; one still running is compared on what it has so far
+            planned = max(len(f.evaluations) for f in found.values())
+
+            def reached(method, at):
+                done = len(found[method].evaluations)
+                text = f"{method} {'never' if at is None else at}"
+                return text + (f" ({done} of {planned} stored)" if done < planned else "")
+
+            parts.append(f"Evaluations to within {eps:g} {unit} of the best found, of {planned} "
+                         "per search: " + ", ".join(reached(m, v) for m, v in n.items()) + ".")
     return " ".join(parts) if parts else "Nothing of the search study is stored yet."
 
 
