@@ -78,12 +78,18 @@ def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(search_log, "LOG_DIR", tmp_path / "search")
     monkeypatch.setattr(study, "RANDOM_SEEDS", (0, 1))
     monkeypatch.setattr(study, "FIDELITY_POINTS", 4)
+    monkeypatch.setattr(study, "FINAL_SEEDS", (0, 1))
     monkeypatch.setattr(study, "grid_points", lambda k: 4)     # 4 evaluations per search
     lines = []
     out = study.run("denoise", 3, "smoke", log=lines.append)
     assert lines[0].startswith("denoise 3x3 noise at [0.7]: std") and lines[1].startswith("denoise 3x3 grid: 4 points")
     assert len(out["grid"].evaluations) == 4 and len(out["direct"].evaluations) <= 4
     assert set(out["random"]) == {0, 1} and out["fidelity"]["n"] == 4
+    # the final check: DIRECT-L's best against the standard and the papers' density, on test
+    assert list(out["final"]) == list(study.FINAL_ARMS) and lines[-1].startswith("denoise 3x3 final: DIRECT-L 2 seeds")
+    assert [r["config"]["den"] for r in out["final"]["DIRECT-L"]] == [list(out["direct"].best.den)] * 2
+    assert all(r["config"]["epochs"] == study.full_epochs("denoise") and "test_CBSD68_psnr" in r["final"]
+               for records in out["final"].values() for r in records)
     grid_values = {tuple(e.den): e.value for e in out["grid"].evaluations}
     assert [grid_values[tuple(d)] for d in out["fidelity"]["dens"]] == out["fidelity"]["proxy"]
     calls = []
@@ -96,6 +102,8 @@ def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
     assert calls == [] and [e.value for e in read["direct"].evaluations] == [
         e.value for e in out["direct"].evaluations]
     assert read["learnable"].den == out["learnable"].den
+    assert {arm: [r["final"] for r in records] for arm, records in read["final"].items()} == {
+        arm: [r["final"] for r in records] for arm, records in out["final"].items()}
     with pytest.raises(ValueError, match="stages must be among"):
         study.run("denoise", 3, "smoke", stages=("nope",))
     # a page with nothing stored: empty results, no file written, no lock taken
@@ -104,4 +112,5 @@ def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
     empty = study.run("denoise", 3, "smoke", log=lambda line: None, train=False)
     assert empty["noise"]["n"] == 0 and empty["grid"].evaluations == [] and empty["learnable"] is None
     assert empty["grid"].stopped == "not stored" and empty["fidelity"]["labels"] == []
+    assert empty["final"] is None    # no DIRECT-L density to check yet
     assert not (tmp_path / "empty").exists()

@@ -47,6 +47,29 @@ def test_row_table_and_sentences():
     assert search_study.findings([], {}, "dB", 0.1) == "Nothing of the search study is stored yet."
 
 
+def _final_record(den, seed, psnr):
+    return {"config": {"den": den, "epochs": 50, "objective": {"seed": seed}},
+            "final": {"test_CBSD68_psnr": psnr}}
+
+
+def test_final_sentence_pairs_whole_seeds():
+    assert search_study.final_sentence("DnCNN 5×5", None, "test_CBSD68_psnr", "dB") == (
+        "DnCNN 5×5: the final check of DIRECT-L's density is not stored yet.")
+    found, paper = [0.1, 0.5], [0.2, 0.8]
+    final = {"DIRECT-L": [_final_record(found, s, v) for s, v in [(0, 29.5), (1, 29.7), (2, 29.6)]],
+             "uniform (standard)": [_final_record(None, s, v) for s, v in [(0, 29.0), (1, 29.4)]],
+             "papers' density": [_final_record(paper, s, v) for s, v in [(0, 29.5), (1, 29.7)]]}
+    text = search_study.final_sentence("DnCNN 5×5", final, "test_CBSD68_psnr", "dB")
+    # seed 2 has only DIRECT-L, so it is left out; the differences are +0.5, +0.3 and 0, 0
+    assert text.startswith("DnCNN 5×5: DIRECT-L's density [0.100, 0.500], trained for 50 epochs and "
+                           "scored on the test split (CBSD68 PSNR), gives +0.40 dB against uniform "
+                           "(standard) (95 % CI [")
+    assert "+0.00 dB against papers' density" in text and text.endswith("(n = 2 paired seeds).")
+    final["uniform (standard)"] = [_final_record(None, 2, 29.0)]
+    assert search_study.final_sentence("x", final, "test_CBSD68_psnr", "dB") == (
+        "x: the final check of DIRECT-L's density has no seed with every arm yet.")
+
+
 def test_plots_have_labelled_axes():
     out = _out()
     ax = search_study.plot_fidelity(out["fidelity"], unit="dB")

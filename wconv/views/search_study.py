@@ -18,12 +18,13 @@ from __future__ import annotations
 import math
 
 from ..experiments.search import measures
+from ..experiments.search.finals import compare_final
 from ..metrics import mse_reduction
 from . import tables
 from .published import PUBLISHED
 
 __all__ = ["RATIO_GOAL", "searches", "study_row", "study_markdown", "ratio_sentence",
-           "plot_fidelity", "plot_regret", "findings", "papers_loss_sentence"]
+           "plot_fidelity", "plot_regret", "findings", "final_sentence", "papers_loss_sentence"]
 
 #: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
 RATIO_GOAL = 3.0
@@ -138,6 +139,43 @@ def findings(rows, outs: dict, unit: str, eps: float) -> str:
             parts.append(f"Evaluations to within {eps:g} {unit} of the best found, of {planned} "
                          "per search: " + ", ".join(reached(m, v) for m, v in n.items()) + ".")
     return " ".join(parts) if parts else "Nothing of the search study is stored yet."
+
+
+def final_sentence(label: str, final: dict | None, metric: str, unit: str) -> str:
+    """The study's final check in words: DIRECT-L's density against each other arm on ``metric``.
+
+    Args:
+        label: the study's name, e.g. ``'DnCNN 5×5'``.
+        final: the ``final`` stage of :func:`wconv.experiments.search.study.run`
+            (``{arm: [record per seed]}``, DIRECT-L's arm named ``'DIRECT-L'``), or ``None``.
+        metric: a test metric of the records, e.g. ``'test_CBSD68_psnr'``.
+        unit: the metric's unit.
+
+    Only the seeds every arm has are compared, so a check still running is read on whole
+    paired seeds (:func:`~wconv.experiments.search.finals.compare_final`).
+    """
+    if not final or not final.get("DIRECT-L"):
+        return f"{label}: the final check of DIRECT-L's density is not stored yet."
+    seeds = set.intersection(*({r["config"]["objective"]["seed"] for r in records}
+                               for records in final.values()))
+    if not seeds:
+        return f"{label}: the final check of DIRECT-L's density has no seed with every arm yet."
+    runs = {arm: [r for r in records if r["config"]["objective"]["seed"] in seeds]
+            for arm, records in final.items()}
+    first = runs["DIRECT-L"][0]["config"]
+    den = ", ".join(f"{v:.3f}" for v in first["den"])
+    name = metric.removeprefix("test_").replace("_", " ").replace("psnr", "PSNR").replace("top1", "top-1")
+    against = []
+    for arm in runs:
+        if arm == "DIRECT-L":
+            continue
+        c = compare_final(runs, "DIRECT-L", arm, metric)
+        against.append(f"{tables.signed(c['difference'])} {unit} against {arm} "
+                       f"(95 % CI {tables.interval(c['ci_low'], c['ci_high'])}, "
+                       f"p {tables.p_value(c['p'])})")
+    return (f"{label}: DIRECT-L's density [{den}], trained for {first['epochs']} epochs and scored "
+            f"on the test split ({name}), gives " + "; ".join(against)
+            + f" (n = {len(seeds)} paired seed{'s' if len(seeds) > 1 else ''}).")
 
 
 def _mse_change(gain_db: float) -> str:

@@ -10,7 +10,9 @@ so it can be killed and restarted at any time (``python -m wconv search``):
    at the chapter's full length, against the proxy (Spearman's rho);
 4. ``direct``: DIRECT-L with as many evaluations as the grid;
 5. ``random``: random search, the same budget, for each of :data:`RANDOM_SEEDS`;
-6. ``learnable``: the density learned by gradient descent.
+6. ``learnable``: the density learned by gradient descent;
+7. ``final``: DIRECT-L's density against the standard convolution and the papers' density,
+   trained at the chapter's full length with :data:`FINAL_SEEDS` and scored on the test split.
 
 The objective is the ``study`` budget of :mod:`~wconv.experiments.search.objectives`: the
 chapter's own training, shortened.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from ...density import PAPER_DEN
 from . import measures
+from .finals import final_runs
 from .algorithms import direct_search, grid_search, paper_bounds, random_search
 from .objectives import (
     classification_objective,
@@ -32,16 +35,20 @@ from .objectives import (
     learnable_density_search,
 )
 
-__all__ = ["STAGES", "FIDELITY_POINTS", "RANDOM_SEEDS", "grid_points", "objective", "full_epochs",
-           "run"]
+__all__ = ["STAGES", "FIDELITY_POINTS", "RANDOM_SEEDS", "FINAL_SEEDS", "FINAL_ARMS", "grid_points",
+           "objective", "full_epochs", "final_densities", "run"]
 
-STAGES = ("noise", "grid", "fidelity", "direct", "random", "learnable")
+STAGES = ("noise", "grid", "fidelity", "direct", "random", "learnable", "final")
 #: Densities of the fidelity check (about 8, the issue's number).
 FIDELITY_POINTS = 8
 #: Seeds of the random searches.
 RANDOM_SEEDS = (0, 1, 2, 3, 4)
 #: Seeds of the noise measurement.
 NOISE_SEEDS = (0, 1, 2)
+#: Seeds of the final check on the test split.
+FINAL_SEEDS = (0, 1, 2)
+#: The final check's arms: the found density and the two it must beat.
+FINAL_ARMS = ("DIRECT-L", "uniform (standard)", "papers' density")
 
 
 def grid_points(kernel_size: int) -> int:
@@ -75,6 +82,12 @@ def _spread_over_values(evaluations, n: int) -> list:
     return [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
 
 
+def final_densities(kernel_size: int, direct) -> dict:
+    """``{arm: den}`` of the final check (:data:`FINAL_ARMS`; ``None``: standard convolution)."""
+    return {"DIRECT-L": direct.best.den, "uniform (standard)": None,
+            "papers' density": PAPER_DEN[kernel_size]}
+
+
 def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print,
         train: bool = True) -> dict:
     """Run (or load) the study's ``stages`` for one task and kernel size, in order.
@@ -86,8 +99,10 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
         ``{stage: result}``: :func:`~wconv.experiments.search.measures.noise`'s row, the
         grid's and DIRECT-L's :class:`~wconv.experiments.search.algorithms.SearchResult`,
         :func:`~wconv.experiments.search.measures.fidelity`'s row, ``{seed: SearchResult}``
-        of the random searches, and the
-        :class:`~wconv.experiments.search.algorithms.LearnedDensity`.
+        of the random searches, the
+        :class:`~wconv.experiments.search.algorithms.LearnedDensity`, and the final check's
+        ``{arm: [record per seed]}`` (:func:`~wconv.experiments.search.finals.final_runs`;
+        ``None`` until DIRECT-L has spent its budget).
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -131,4 +146,21 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
         out["learnable"] = learnable_density_search(f, train=train)
         log(f"{task} {kernel_size}x{kernel_size} learnable: "
             f"{'not stored' if out['learnable'] is None else out['learnable'].den}")
+    if "final" in stages:
+        direct = out.get("direct") or direct_search(f, kernel_size, max_evals=evals, log="auto",
+                                                    replay_only=True)
+        if direct.stopped == "not stored" or direct.best is None:   # a search still running
+            out["final"] = None
+            log(f"{task} {kernel_size}x{kernel_size} final: DIRECT-L has {len(direct.evaluations)} "
+                f"of {evals} evaluations; the final check waits for its density")
+        else:
+            dens = final_densities(kernel_size, direct)
+            out["final"] = {arm: [] for arm in dens}
+            # seed by seed, so a check cut short still holds whole paired seeds
+            for seed in FINAL_SEEDS:
+                for arm, records in final_runs(f, dens, (seed,), epochs=full_epochs(task),
+                                               train=train).items():
+                    out["final"][arm] += records
+            log(f"{task} {kernel_size}x{kernel_size} final: "
+                + ", ".join(f"{arm} {len(r)} seeds" for arm, r in out["final"].items()))
     return out
