@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from ...density import PAPER_DEN
 from . import measures
-from .finals import final_runs
 from .algorithms import direct_search, grid_search, paper_bounds, random_search
+from .finals import final_runs
 from .objectives import (
     classification_objective,
     denoising_objective,
