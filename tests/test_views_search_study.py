@@ -32,7 +32,11 @@ def test_row_table_and_sentences():
     assert lines[2].startswith(f"| DnCNN 5×5 | 0.050 | 3 | {spread:.3f} | 9 | {spread / 0.05:.1f} | 0.80 [-0.40, +0.99] | 4 |")
     text = search_study.findings([row], {"DnCNN 5×5": out}, "dB", eps=0.01)
     assert "enough to rank densities (the goal is 3)" in text
-    assert "Spearman ρ 0.80 [-0.40, +0.99]" in text
+    assert "Spearman ρ 0.80 [-0.40, +0.99] against full training, no evidence that it ranks them" in text
+    assert "Over those densities full training spans 3.000 dB, the proxy 3.000 dB." in text
+    assert search_study.fidelity_verdict(0.1, 0.9) == "so it ranks them as full training does"
+    assert search_study.fidelity_verdict(-0.9, -0.1).startswith("so it ranks them in reverse")
+    assert search_study.fidelity_verdict(math.nan, math.nan) == "too few densities to tell"
     assert "Evaluations to within 0.01 dB of the best found, of 9 per search: grid " in text
     assert "stored)" not in text
     # a search still running says how far it got

@@ -24,7 +24,7 @@ from . import tables
 from .published import PUBLISHED
 
 __all__ = ["RATIO_GOAL", "searches", "study_row", "study_markdown", "ratio_sentence",
-           "plot_fidelity", "plot_regret", "findings", "final_sentence", "papers_loss_sentence"]
+           "plot_fidelity", "plot_regret", "fidelity_verdict", "findings", "final_sentence", "papers_loss_sentence"]
 
 #: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
 RATIO_GOAL = 3.0
@@ -117,14 +117,32 @@ def plot_regret(out: dict, ax=None, x: str = "evals", unit: str = ""):
     return ax
 
 
+def fidelity_verdict(rho_low: float, rho_high: float) -> str:
+    """What a rank correlation's 95 % interval says of the proxy as a stand-in for full training."""
+    if not (math.isfinite(rho_low) and math.isfinite(rho_high)):
+        return "too few densities to tell"
+    if rho_low > 0:
+        return "so it ranks them as full training does"
+    if rho_high < 0:
+        return "so it ranks them in reverse: a search on it finds full training's worst"
+    return ("no evidence that it ranks them as full training does (the interval holds 0), so the "
+            "density a search finds on it is the proxy's best, not full training's")
+
+
 def findings(rows, outs: dict, unit: str, eps: float) -> str:
     """The study's sentences: each row's ratio and fidelity, and evaluations-to-within-``eps``."""
     parts = []
     for r in rows:
         fid = ("fidelity not measured yet" if not math.isfinite(r["rho"]) else
                f"the proxy ranks {r['rho_n']} densities with Spearman ρ {r['rho']:.2f} "
-               f"{tables.interval(r['rho_low'], r['rho_high'])} against full training")
+               f"{tables.interval(r['rho_low'], r['rho_high'])} against full training, "
+               + fidelity_verdict(r["rho_low"], r["rho_high"]))
         parts.append(f"{r['label']}: the spread over the box is {ratio_sentence(r['ratio'])}; {fid}.")
+        fidelity = outs[r["label"]].get("fidelity") or {}
+        if fidelity.get("n", 0) >= 2:
+            full, proxy = fidelity["full"], fidelity["proxy"]
+            parts.append(f"Over those densities full training spans {max(full) - min(full):.3f} {unit}, "
+                         f"the proxy {max(proxy) - min(proxy):.3f} {unit}.")
         found = searches(outs[r["label"]])
         if len(found) > 1:
             n = measures.evals_to_within(found, eps)
