@@ -69,6 +69,7 @@ def test_final_sentence_pairs_whole_seeds():
                            "scored on the test split (CBSD68 PSNR), gives +0.40 dB against uniform "
                            "(standard) (95 % CI [")
     assert "+0.00 dB against papers' density" in text and text.endswith("(n = 2 paired seeds).")
+    assert "p 0.156, an MSE change of -8.8 %)" in text     # 10 ** (-0.04) - 1
     final["uniform (standard)"] = [_final_record(None, 2, 29.0)]
     assert search_study.final_sentence("x", final, "test_CBSD68_psnr", "dB") == (
         "x: the final check of DIRECT-L's density has no seed with every arm yet.")

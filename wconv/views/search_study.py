@@ -188,9 +188,10 @@ def final_sentence(label: str, final: dict | None, metric: str, unit: str) -> st
         if arm == "DIRECT-L":
             continue
         c = compare_final(runs, "DIRECT-L", arm, metric)
+        mse = f", an MSE change of {_mse_change(c['difference'])}" if unit == "dB" else ""
         against.append(f"{tables.signed(c['difference'])} {unit} against {arm} "
                        f"(95 % CI {tables.interval(c['ci_low'], c['ci_high'])}, "
-                       f"p {tables.p_value(c['p'])})")
+                       f"p {tables.p_value(c['p'])}{mse})")
     return (f"{label}: DIRECT-L's density [{den}], trained for {first['epochs']} epochs and scored "
             f"on the test split ({name}), gives " + "; ".join(against)
             + f" (n = {len(seeds)} paired seed{'s' if len(seeds) > 1 else ''}).")
