@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 
 from ..experiments.search import measures
-from ..experiments.search.finals import compare_final
+from ..experiments.search.finals import common_seeds, compare_final
+from ..experiments.search.study import FINAL_ARMS
 from ..metrics import mse_reduction
 from . import tables
 from .published import PUBLISHED
@@ -165,36 +166,37 @@ def final_sentence(label: str, final: dict | None, metric: str, unit: str) -> st
     Args:
         label: the study's name, e.g. ``'DnCNN 5×5'``.
         final: the ``final`` stage of :func:`wconv.experiments.search.study.run`
-            (``{arm: [record per seed]}``, DIRECT-L's arm named ``'DIRECT-L'``), or ``None``.
+            (``{arm: [record per seed]}``, keyed by the arms of
+            :data:`~wconv.experiments.search.study.FINAL_ARMS`), or ``None``.
         metric: a test metric of the records, e.g. ``'test_CBSD68_psnr'``.
         unit: the metric's unit.
 
     Only the seeds every arm has are compared, so a check still running is read on whole
-    paired seeds (:func:`~wconv.experiments.search.finals.compare_final`).
+    paired seeds (:func:`~wconv.experiments.search.finals.common_seeds`,
+    :func:`~wconv.experiments.search.finals.compare_final`).
     """
-    if not final or not final.get("DIRECT-L"):
-        return f"{label}: the final check of DIRECT-L's density is not stored yet."
-    seeds = set.intersection(*({r["config"]["objective"]["seed"] for r in records}
-                               for records in final.values()))
-    if not seeds:
-        return f"{label}: the final check of DIRECT-L's density has no seed with every arm yet."
-    runs = {arm: [r for r in records if r["config"]["objective"]["seed"] in seeds]
-            for arm, records in final.items()}
-    first = runs["DIRECT-L"][0]["config"]
+    found = FINAL_ARMS[0]
+    if not final or not final.get(found):
+        return f"{label}: the final check of {found}'s density is not stored yet."
+    runs = common_seeds(final)
+    n = len(runs[found])
+    if not n:
+        return f"{label}: the final check of {found}'s density has no seed with every arm yet."
+    first = runs[found][0]["config"]
     den = ", ".join(f"{v:.3f}" for v in first["den"])
     name = metric.removeprefix("test_").replace("_", " ").replace("psnr", "PSNR").replace("top1", "top-1")
     against = []
     for arm in runs:
-        if arm == "DIRECT-L":
+        if arm == found:
             continue
-        c = compare_final(runs, "DIRECT-L", arm, metric)
+        c = compare_final(runs, found, arm, metric)
         mse = f", an MSE change of {_mse_change(c['difference'])}" if unit == "dB" else ""
         against.append(f"{tables.signed(c['difference'])} {unit} against {arm} "
                        f"(95 % CI {tables.interval(c['ci_low'], c['ci_high'])}, "
                        f"p {tables.p_value(c['p'])}{mse})")
-    return (f"{label}: DIRECT-L's density [{den}], trained for {first['epochs']} epochs and scored "
+    return (f"{label}: {found}'s density [{den}], trained for {first['epochs']} epochs and scored "
             f"on the test split ({name}), gives " + "; ".join(against)
-            + f" (n = {len(seeds)} paired seed{'s' if len(seeds) > 1 else ''}).")
+            + f" (n = {n} paired seed{'s' if n > 1 else ''}).")
 
 
 def _mse_change(gain_db: float) -> str:

@@ -17,7 +17,7 @@ from .. import results as _results
 from .. import stats
 from .objectives import TrainingObjective
 
-__all__ = ["final_runs", "final_table", "compare_final"]
+__all__ = ["final_runs", "final_table", "record_seed", "common_seeds", "compare_final"]
 
 
 def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
@@ -94,10 +94,21 @@ def final_table(runs: dict) -> list[dict]:
     return rows
 
 
+def record_seed(record: dict) -> int:
+    """The seed (``W₀`` and batch order) a :func:`final_runs` record was trained with."""
+    return record["config"]["objective"]["seed"]
+
+
+def common_seeds(runs: dict) -> dict:
+    """``runs`` of :func:`final_runs` restricted to the seeds every arm has, so they pair up."""
+    seeds = set.intersection(*({record_seed(r) for r in records} for records in runs.values()))
+    return {arm: [r for r in records if record_seed(r) in seeds] for arm, records in runs.items()}
+
+
 def _by_seed(runs: dict, arm: str, metric: str) -> dict:
     if arm not in runs:
         raise ValueError(f"arm {arm!r} is not in runs; arms: {list(runs)}")
-    return {r["config"]["objective"]["seed"]: r["final"][metric] for r in runs[arm]}
+    return {record_seed(r): r["final"][metric] for r in runs[arm]}
 
 
 def compare_final(runs: dict, a: str, b: str, metric: str) -> dict:

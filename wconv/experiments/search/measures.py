@@ -31,7 +31,7 @@ import math
 
 from .. import stats
 from .algorithms import SearchResult
-from .finals import final_runs
+from .finals import final_runs, record_seed
 from .objectives import TrainingObjective
 
 __all__ = ["noise", "spread", "signal_to_noise", "fidelity", "best_so_far", "regret_curves",
@@ -54,7 +54,7 @@ def noise(objective: TrainingObjective, den, seeds=(0, 1, 2), results_dir=None,
     runs = final_runs(objective, {"noise": den}, seeds, epochs=objective.setup["epochs"],
                       results_dir=results_dir, test=False, train=train)
     values = _scores(runs)["noise"]
-    seeds = [r["config"]["objective"]["seed"] for r in runs["noise"]]
+    seeds = [record_seed(r) for r in runs["noise"]]
     mean, std = stats.mean_std(values)
     return {"den": den, "seeds": list(seeds), "values": values, "mean": mean, "std": std,
             "n": len(values)}

@@ -84,8 +84,7 @@ def _spread_over_values(evaluations, n: int) -> list:
 
 def final_densities(kernel_size: int, direct) -> dict:
     """``{arm: den}`` of the final check (:data:`FINAL_ARMS`; ``None``: standard convolution)."""
-    return {"DIRECT-L": direct.best.den, "uniform (standard)": None,
-            "papers' density": PAPER_DEN[kernel_size]}
+    return dict(zip(FINAL_ARMS, (direct.best.den, None, PAPER_DEN[kernel_size])))
 
 
 def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print,
