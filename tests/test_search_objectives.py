@@ -67,8 +67,7 @@ def test_budgets_are_frozen_budget_types_looked_up_by_profile(monkeypatch):
 
     for task, kind in (("classify", search.ClassificationObjectiveBudget),
                        ("denoise", search.DenoisingObjectiveBudget)):
-        extra = ["study-float32"] if task == "denoise" else []
-        assert list(search.BUDGETS[task]) == ["smoke", "book", "full", "study"] + extra
+        assert list(search.BUDGETS[task]) == ["smoke", "book", "full", "study", "study-float32"]
         for b in search.BUDGETS[task].values():
             assert isinstance(b, kind) and isinstance(b, budgets.Budget)
     with pytest.raises(FrozenInstanceError):
@@ -93,6 +92,9 @@ def test_budgets_are_frozen_budget_types_looked_up_by_profile(monkeypatch):
     c = search.classification_objective(5, budget="study")
     assert c.setup["schedule"] == "onecycle" and c.setup["label_smoothing"] == 0.1
     assert c.setup["precision"] in ("float32", "bfloat16")
+    c32 = search.classification_objective(3, budget="study-float32")
+    assert "precision" not in c32.setup
+    assert c32.setup == {k: v for k, v in c.setup.items() if k != "precision"}
 
 
 def _stored_objective_configs():

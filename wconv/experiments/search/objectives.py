@@ -182,10 +182,12 @@ BUDGETS = {
                                           zero_last=True),
     },
 }
-# chapter 5's study training in float32, for chapter 6's 5x5 study: bfloat16 is only emulated
-# (10-16x slower) on a CPU without AVX-512 BF16 or AMX, float32 runs at full speed on any CPU,
-# so any machine can continue this study under the same keys
+# chapters 4's and 5's study trainings in float32, for chapter 6's 5x5 denoising and 3x3
+# classification studies: bfloat16 is only emulated (10-16x slower) on a CPU without AVX-512
+# BF16 or AMX, float32 runs at full speed on any CPU, so any machine can continue these
+# studies under the same keys
 BUDGETS["denoise"]["study-float32"] = BUDGETS["denoise"]["study"].replace(precision="float32")
+BUDGETS["classify"]["study-float32"] = BUDGETS["classify"]["study"].replace(precision="float32")
 
 #: Scores each task can minimise.
 SCORES = {"classify": ("loss", "error"), "denoise": ("-psnr", "loss")}
