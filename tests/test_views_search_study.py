@@ -39,6 +39,8 @@ def test_row_table_and_sentences():
     assert search_study.fidelity_verdict(math.nan, math.nan) == "too few densities to tell"
     assert "Evaluations to within 0.01 dB of the best found, of 9 per search: grid " in text
     assert "stored)" not in text
+    by_noise = search_study.findings([row], {"DnCNN 5×5": out}, "dB")   # within the noise, 0.05 dB
+    assert "Evaluations to within 0.050 dB (the noise) of the best found, of 9 per search: grid " in by_noise
     # a search still running says how far it got
     f = lambda den: (den[0] - 0.8) ** 2 + (den[1] - 0.3) ** 2   # _out's function
     partial = dict(out, random={0: search.random_search(f, 5, max_evals=4, seed=0)})

@@ -130,8 +130,12 @@ def fidelity_verdict(rho_low: float, rho_high: float) -> str:
             "density a search finds on it is the proxy's best, not full training's")
 
 
-def findings(rows, outs: dict, unit: str, eps: float) -> str:
-    """The study's sentences: each row's ratio and fidelity, and evaluations-to-within-``eps``."""
+def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
+    """The study's sentences: each row's ratio and fidelity, and evaluations-to-within-``eps``.
+
+    ``eps`` defaults to each row's measured noise (its ``noise_std``): a search that lands
+    closer than that to the best value found has found it, as far as the objective can tell.
+    """
     parts = []
     for r in rows:
         fid = ("fidelity not measured yet" if not math.isfinite(r["rho"]) else
@@ -145,8 +149,9 @@ def findings(rows, outs: dict, unit: str, eps: float) -> str:
             parts.append(f"Over those densities full training spans {max(full) - min(full):.3f} {unit}, "
                          f"the proxy {max(proxy) - min(proxy):.3f} {unit}.")
         found = searches(outs[r["label"]])
-        if len(found) > 1:
-            n = measures.evals_to_within(found, eps)
+        within = r["noise_std"] if eps is None else eps
+        if len(found) > 1 and math.isfinite(within):
+            n = measures.evals_to_within(found, within)
             # the searches have one budget; one still running is compared on what it has so far
             planned = max(len(f.evaluations) for f in found.values())
 
@@ -155,7 +160,8 @@ def findings(rows, outs: dict, unit: str, eps: float) -> str:
                 text = f"{method} {'never' if at is None else at}"
                 return text + (f" ({done} of {planned} stored)" if done < planned else "")
 
-            parts.append(f"Evaluations to within {eps:g} {unit} of the best found, of {planned} "
+            how_close = (f"{within:.3f} {unit} (the noise)" if eps is None else f"{within:g} {unit}")
+            parts.append(f"Evaluations to within {how_close} of the best found, of {planned} "
                          "per search: " + ", ".join(reached(m, v) for m, v in n.items()) + ".")
     return " ".join(parts) if parts else "Nothing of the search study is stored yet."
 
