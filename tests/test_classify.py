@@ -27,11 +27,11 @@ migration = _load_tool("migrate_classify_results")
 
 # --------------------------------------------------------------------------- budgets and configs
 
-def test_quick_is_the_former_book_budget_and_book_trains_the_standard_models():
+def test_quick_is_a_small_fixed_lr_grid_and_book_trains_the_standard_models():
     quick, book = classify.BUDGETS["quick"], classify.BUDGETS["book"]
-    # what the 42 stored runs of the first chapter-4 grid used (config format 1, budget 'book')
+    # the first chapter-4 grid's recipe on 30 training images per class for 6 epochs
     assert (quick.n_per_class, quick.val_per_class, quick.test_per_class, quick.epochs,
-            quick.width, quick.batch_size, quick.lr, quick.schedule) == (60, 10, None, 8, 0.25, 64, 0.05, "cosine")
+            quick.width, quick.batch_size, quick.lr, quick.schedule) == (40, 10, None, 6, 0.25, 64, 0.05, "cosine")
     assert not quick.tuned and not quick.nesterov and quick.label_smoothing == 0 and quick.precision == "float32"
     assert (book.n_per_class, book.val_per_class, book.test_per_class) == (500, 50, None)  # 450/50, all test
     assert book.width_of("resnet20") == 1.0 and book.width_of("vgg11") == 0.25
@@ -251,7 +251,7 @@ def test_status_says_when_this_machine_only_emulates_bfloat16(tmp_path, monkeypa
 
 # --------------------------------------------------------------------------- migrated results
 
-@pytest.mark.parametrize("budget", ["quick", "smoke"])
+@pytest.mark.parametrize("budget", ["smoke"])   # the migrated quick runs were retrained
 def test_every_stored_chapter4_run_loads_after_the_migration(budget):
     configs = classify_grid.grid("chapter4", budget, seeds=(0, 1, 2))
     assert len(configs) == 42
@@ -275,7 +275,7 @@ def _old_file(name: str) -> dict:
     return json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize("budget", ["quick", "smoke"])
+@pytest.mark.parametrize("budget", ["smoke"])
 def test_migrated_runs_keep_their_numbers(budget):
     """Against the files as they were before the migration (commit c03a6cf), when git has it."""
     proc = _git("cat-file", "-e", "c03a6cf:results/classify")
@@ -291,30 +291,33 @@ def test_migrated_runs_keep_their_numbers(budget):
 
 
 def test_migration_rewrites_config_key_name_and_command(tmp_path):
-    old_config = {"arch": "resnet20", "augment": True, "batch_size": 64, "budget": "book",
-                  "dataset": "CIFAR-100", "density": "paper", "density_value": "(0.7,)", "epochs": 8,
-                  "format": 1, "kernel_size": 3, "lr": 0.05, "momentum": 0.9, "n_per_class": 60,
-                  "name": "resnet20-k3-paper-s0-book", "optimizer": "sgd", "schedule": "cosine",
-                  "seed": 0, "task": "classify", "test_per_class": None, "val_per_class": 10,
-                  "weight_decay": 0.0005, "width": 0.25}
-    final = {"val_top1": 4.9, "test_top1": 4.94, "val_top5": 19.7, "test_top5": 18.82,
-             "val_loss": 4.21, "test_loss": 4.19}
-    old_path = results.save(old_config, {"final": final, "epochs": [{"epoch": 1}],
-                                         "command": "python -m wconv train --budget book"}, tmp_path)
-    assert old_path.name == "resnet20-k3-paper-s0-book-335a7546cf68e637.json"   # as stored
+    # a smoke run as format 1 stored it (commit c03a6cf)
+    old_config = {"arch": "resnet20", "augment": True, "batch_size": 64, "budget": "smoke",
+                  "dataset": "CIFAR-100", "density": "paper", "density_value": "(0.7,)", "epochs": 2,
+                  "format": 1, "kernel_size": 3, "lr": 0.05, "momentum": 0.9, "n_per_class": 6,
+                  "name": "resnet20-k3-paper-s0-smoke", "optimizer": "sgd", "schedule": "cosine",
+                  "seed": 0, "task": "classify", "test_per_class": 2, "val_per_class": 2,
+                  "weight_decay": 0.0005, "width": 0.125}
+    final = {"test_loss": 4.63, "test_top1": 1.0, "test_top5": 5.5, "val_loss": 4.63,
+             "val_top1": 1.0, "val_top5": 5.5}
+    command = "python -m wconv train --arch resnet20 --density paper --kernel-size 3 --seed 0 --budget smoke"
+    old_path = results.save(old_config, {"final": final, "epochs": [{"epoch": 1}], "command": command},
+                            tmp_path)
+    assert old_path.name == "resnet20-k3-paper-s0-smoke-ac44a0a84409133f.json"   # as stored
     done = migration.migrate(tmp_path)
-    new_config = classify.make_config("resnet20", "paper", 3, 0, "quick")
+    new_config = classify.make_config("resnet20", "paper", 3, 0, "smoke")
     assert done == [(old_path, results.result_path(new_config, tmp_path))] and not old_path.exists()
     record = results.load(new_config, tmp_path)
-    assert record["final"] == final and record["config"]["name"] == "resnet20-k3-paper-s0-quick"
-    assert record["command"] == ("python -m wconv train --arch resnet20 --density paper --kernel-size 3 "
-                                 "--seed 0 --budget quick")
-    assert record["migrated_from"] == {"config_format": 1, "key": "335a7546cf68e637",
-                                       "name": "resnet20-k3-paper-s0-book",
-                                       "command": "python -m wconv train --budget book"}
+    assert record["final"] == final and record["config"]["name"] == "resnet20-k3-paper-s0-smoke"
+    assert record["command"] == command
+    assert record["migrated_from"] == {"config_format": 1, "key": "ac44a0a84409133f",
+                                       "name": "resnet20-k3-paper-s0-smoke", "command": command}
     assert migration.migrate(tmp_path) == []   # a second run changes nothing
     with pytest.raises(ValueError, match="schedule 'constant'"):
         migration.migrate_config(dict(old_config, schedule="constant"))
+    # format 1's 'book' was the former quick budget, which no budget matches any more
+    with pytest.raises(ValueError, match="no format-2 name for budget 'book'"):
+        migration.migrate_config(dict(old_config, budget="book", name="resnet20-k3-paper-s0-book"))
 
 
 # --------------------------------------------------------------------------- end to end on CIFAR-100

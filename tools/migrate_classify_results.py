@@ -1,8 +1,10 @@
 """Rewrite the classification results stored with configuration format 1 into format 2.
 
-Format 2 (``wconv.experiments.classify.CONFIG_FORMAT``) names the budget that format 1
+Format 2 (``wconv.experiments.classify.CONFIG_FORMAT``) named the budget that format 1
 called ``book`` ``quick`` (the new ``book`` budget trains full-width models),
-and adds fields that format 1 left implicit. Each format-1 file gets the values
+and adds fields that format 1 left implicit. The ``quick`` budget has since become smaller
+(a grid under 20 minutes), so its 42 migrated runs were trained again rather than kept, and
+format 1's ``book`` runs no longer match any budget: only ``smoke`` files still migrate. Each format-1 file gets the values
 its run really had, which were the only ones the format-1 code could use:
 
 * ``role``: ``final`` (there were no tuning, sweep or reference runs);
@@ -42,8 +44,8 @@ from wconv.experiments import classify, results  # noqa: E402
 #: The fields format 2 adds, with the values every format-1 run had.
 ADDED = {"role": "final", "nesterov": False, "warmup": 0.0, "label_smoothing": 0.0,
          "precision": "float32", "lr_selection": None}
-#: Format-1 budget names -> format-2 names.
-BUDGET_NAMES = {"book": "quick", "smoke": "smoke"}
+#: Format-1 budget names -> format-2 names (format 1's ``book`` was the former ``quick``).
+BUDGET_NAMES = {"smoke": "smoke"}
 
 
 def migrate_config(old: dict) -> dict:

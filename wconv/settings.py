@@ -8,8 +8,8 @@
   is trained once in the background and read from ``results/``);
 * ``full`` -- paper scale, meant for a GPU.
 
-Modules may name more budgets than profiles (``classify``'s ``quick``: the
-former ``book`` budget of chapter 4, about 20 minutes).
+Modules may name more budgets than profiles (``classify``'s ``quick``: chapter 4's
+paired grid at a toy size, under 20 minutes).
 
 ``WCONV_DATA`` is the data root (see :func:`data_root`); ``WCONV_FETCH=1`` lets the
 loaders fetch a missing data set (see :func:`wconv.experiments.datasets.require`).
