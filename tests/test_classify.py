@@ -29,9 +29,9 @@ migration = _load_tool("migrate_classify_results")
 
 def test_quick_is_a_small_fixed_lr_grid_and_book_trains_the_standard_models():
     quick, book = classify.BUDGETS["quick"], classify.BUDGETS["book"]
-    # the first chapter-4 grid's recipe on 30 training images per class for 6 epochs
+    # the first chapter-4 grid's recipe on 30 training images per class for 5 epochs
     assert (quick.n_per_class, quick.val_per_class, quick.test_per_class, quick.epochs,
-            quick.width, quick.batch_size, quick.lr, quick.schedule) == (40, 10, None, 6, 0.25, 64, 0.05, "cosine")
+            quick.width, quick.batch_size, quick.lr, quick.schedule) == (40, 10, None, 5, 0.25, 64, 0.05, "cosine")
     assert not quick.tuned and not quick.nesterov and quick.label_smoothing == 0 and quick.precision == "float32"
     assert (book.n_per_class, book.val_per_class, book.test_per_class) == (500, 50, None)  # 450/50, all test
     assert book.width_of("resnet20") == 1.0 and book.width_of("vgg11") == 0.25

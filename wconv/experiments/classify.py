@@ -148,10 +148,10 @@ BUDGETS = {
     "smoke": Budget(n_per_class=6, val_per_class=2, test_per_class=2, epochs=2, width=0.125,
                     batch_size=64),
     # a paired grid a reader reruns in under 20 minutes: the book's first grid (width 0.25,
-    # fixed lr) on 30 training images per class for 6 epochs; its 42 runs took 21 minutes
-    # (20.8 of training) on a quiet 2-core AVX2 CPU (2026-12-03), just over the 20 aimed at.
-    # The first grid's own budget (50 images per class, 8 epochs) took 34
-    "quick": Budget(n_per_class=40, val_per_class=10, test_per_class=None, epochs=6, width=0.25,
+    # fixed lr) on 30 training images per class for 5 epochs; its 42 runs took 17.7 minutes
+    # wall, test scoring included, on a quiet 2-core AVX2 CPU (2026-12-07). 6 epochs took
+    # 20.8, the first grid's own budget (50 images per class, 8 epochs) 34
+    "quick": Budget(n_per_class=40, val_per_class=10, test_per_class=None, epochs=5, width=0.25,
                     batch_size=64),
     # the standard models really trained: full-width ResNet-20 (about 15 minutes a run on 2
     # cores with AVX-512 BF16), VGG-11-BN at quarter width (4 minutes at 3x3, 7 at 5x5),
