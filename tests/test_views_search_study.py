@@ -46,6 +46,11 @@ def test_row_table_and_sentences():
     partial = dict(out, random={0: search.random_search(f, 5, max_evals=4, seed=0)})
     text = search_study.findings([row], {"DnCNN 5×5": partial}, "dB", eps=0.01)
     assert "random (seed 0) never (4 of 9 stored)" in text
+    # every search still running: the planned budget comes from the study, not from the longest log
+    short = {"grid": search.grid_search(f, 5, points=2, max_evals=4),
+             "direct": search.direct_search(f, 5, max_evals=6), "evaluations_per_search": 9}
+    text = search_study.findings([row], {"DnCNN 5×5": dict(out, **short, random={})}, "dB", eps=0.01)
+    assert "of 9 per search: grid " in text and "(4 of 9 stored)" in text and "(6 of 9 stored)" in text
     noisy = search_study.study_row("x", _out(noise_std=spread))
     assert search_study.ratio_sentence(noisy["ratio"]).endswith("too little to rank densities (the goal is 3)")
     empty = search_study.study_row("y", {"noise": {"std": math.nan, "n": 0}, "grid": None})

@@ -153,7 +153,8 @@ def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
         if len(found) > 1 and math.isfinite(within):
             n = measures.evals_to_within(found, within)
             # the searches have one budget; one still running is compared on what it has so far
-            planned = max(len(f.evaluations) for f in found.values())
+            planned = outs[r["label"]].get("evaluations_per_search") or max(
+                len(f.evaluations) for f in found.values())
 
             def reached(method, at):
                 done = len(found[method].evaluations)

@@ -36,7 +36,7 @@ from .objectives import (
 )
 
 __all__ = ["STAGES", "FIDELITY_POINTS", "RANDOM_SEEDS", "FINAL_SEEDS", "FINAL_ARMS", "grid_points",
-           "objective", "full_epochs", "final_densities", "run"]
+           "evaluations_per_search", "objective", "full_epochs", "final_densities", "run"]
 
 STAGES = ("noise", "grid", "fidelity", "direct", "random", "learnable", "final")
 #: Densities of the fidelity check (about 8, the issue's number).
@@ -54,6 +54,11 @@ FINAL_ARMS = ("DIRECT-L", "uniform (standard)", "papers' density")
 def grid_points(kernel_size: int) -> int:
     """Grid values per axis: about 25 evaluations in all (3 per axis for the 3-D 7x7 box)."""
     return {3: 9, 5: 5, 7: 3}[kernel_size]
+
+
+def evaluations_per_search(kernel_size: int) -> int:
+    """Every search's budget: the grid's size, ``grid_points(k) ** (k - 1) // 2`` (27 for 7x7)."""
+    return grid_points(kernel_size) ** ((kernel_size - 1) // 2)
 
 
 def objective(task: str, kernel_size: int, budget: str = "study"):
@@ -101,15 +106,16 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
         of the random searches, the
         :class:`~wconv.experiments.search.algorithms.LearnedDensity`, and the final check's
         ``{arm: [record per seed]}`` (:func:`~wconv.experiments.search.finals.final_runs`;
-        ``None`` until DIRECT-L has spent its budget).
+        ``None`` until DIRECT-L has spent its budget); ``evaluations_per_search`` holds
+        :func:`evaluations_per_search`.
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"stages must be among {', '.join(STAGES)}; got {unknown}")
     f = objective(task, kernel_size, budget)
     points = grid_points(kernel_size)
-    evals = points ** ((kernel_size - 1) // 2)
-    out = {}
+    evals = evaluations_per_search(kernel_size)
+    out = {"evaluations_per_search": evals}
     if "noise" in stages:
         lower, upper = paper_bounds(kernel_size)
         den = PAPER_DEN[kernel_size]
