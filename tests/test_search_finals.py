@@ -1,10 +1,12 @@
 """wconv.experiments.search.finals: final runs stored and reloaded, their table, paired comparisons."""
+import functools
 import math
 
 import pytest
 from conftest import require_data
 
 from wconv.experiments import search
+from wconv.experiments import train as engine
 
 
 def _denoise_data_or_skip():
@@ -15,7 +17,7 @@ def test_final_runs_are_stored_and_reloaded(tmp_path):
     _denoise_data_or_skip()
     f = search.denoising_objective(3, budget="smoke", source="color", patches_per_epoch=8)
     runs = search.final_runs(f, {"uniform": None, "den 0.7": (0.7,)}, seeds=(0,), epochs=1,
-                             results_dir=tmp_path)
+                             results_dir=tmp_path, checkpoint_dir=tmp_path / "runs")
     assert set(runs) == {"uniform", "den 0.7"}
     first = runs["den 0.7"][0]["final"]
     assert {"test_CBSD68_psnr", "test_Kodak24_psnr"} <= set(first)
@@ -31,6 +33,34 @@ def test_final_runs_are_stored_and_reloaded(tmp_path):
     assert math.isnan(diff["p"])  # one run per arm: no test
     with pytest.raises(ValueError, match="arm 'paper' is not in runs"):
         search.compare_final(runs, "paper", "uniform", "test_CBSD68_psnr")
+    assert not list((tmp_path / "runs").glob("*.pt"))   # finished runs leave no checkpoint
+
+
+def test_an_interrupted_final_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+    _denoise_data_or_skip()
+    f = search.denoising_objective(3, budget="smoke", source="color", patches_per_epoch=8)
+    arm = {"den 0.7": (0.7,)}
+    whole = search.final_runs(f, arm, seeds=(0,), epochs=2, results_dir=tmp_path / "whole",
+                              checkpoint_dir=tmp_path / "runs")["den 0.7"][0]
+
+    def stop_after_first_epoch(epoch, row):
+        raise KeyboardInterrupt
+
+    fit = engine.fit
+    monkeypatch.setattr(engine, "fit", functools.partial(fit, on_epoch_end=stop_after_first_epoch))
+    with pytest.raises(KeyboardInterrupt):
+        search.final_runs(f, arm, seeds=(0,), epochs=2, results_dir=tmp_path / "cut",
+                          checkpoint_dir=tmp_path / "runs")
+    assert len(list((tmp_path / "runs").glob("*.pt"))) == 1
+    monkeypatch.setattr(engine, "fit", fit)
+    resumed = search.final_runs(f, arm, seeds=(0,), epochs=2, results_dir=tmp_path / "cut",
+                                checkpoint_dir=tmp_path / "runs")["den 0.7"][0]
+    assert resumed["resumed_from"] == 1 and "resumed_from" not in whole
+    assert [e["val_psnr"] for e in resumed["epochs"]] == pytest.approx(
+        [e["val_psnr"] for e in whole["epochs"]], abs=1e-4)
+    assert resumed["final"]["test_CBSD68_psnr"] == pytest.approx(
+        whole["final"]["test_CBSD68_psnr"], abs=1e-4)
+    assert not list((tmp_path / "runs").glob("*.pt"))
 
 
 def _runs(scores: dict) -> dict:

@@ -13,16 +13,22 @@ Example::
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from ... import settings
 from .. import results as _results
 from .. import stats
 from .objectives import TrainingObjective
 
-__all__ = ["final_runs", "final_table", "record_seed", "common_seeds", "compare_final"]
+__all__ = ["CHECKPOINT_DIR", "final_runs", "final_table", "record_seed", "common_seeds", "compare_final"]
+
+#: Where unfinished final runs keep their checkpoints (git-ignored).
+CHECKPOINT_DIR = settings.RUNS_DIR / "search-final"
 
 
 def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
                epochs: int | None = None, results_dir=None, progress: bool = False,
-               test: bool = True, train: bool = True) -> dict:
+               test: bool = True, train: bool = True, checkpoint_dir=None) -> dict:
     r"""Train each density with each seed for longer, and score it on the test split.
 
     The trainings use the objective's data and model, ``epochs`` epochs
@@ -30,7 +36,8 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
     order, so the densities of one seed start from the same weights and see
     the same data. Each run is stored in the results store
     (:mod:`wconv.experiments.results`, task ``search-final``) and loaded from it when
-    present, so a page that shows them does not train again.
+    present, so a page that shows them does not train again. A run writes a checkpoint
+    after every epoch and an interrupted one resumes from it, so it loses at most an epoch.
 
     Args:
         objective: a :class:`~wconv.experiments.search.objectives.TrainingObjective` (its
@@ -43,6 +50,8 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
             :mod:`~wconv.experiments.search.measures`, which must not look at it) the runs
             are stored under their own key (``"test": false``).
         train: train what is not stored; ``False`` (a page) leaves it out of the lists.
+        checkpoint_dir: where checkpoints of unfinished runs live (default
+            :data:`CHECKPOINT_DIR`).
 
     Returns:
         ``{label: [record per seed]}``; a record holds ``config`` (its ``objective`` names
@@ -51,6 +60,7 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
     if not isinstance(objective, TrainingObjective):
         raise TypeError(f"objective must be a TrainingObjective, got {type(objective).__name__}")
     epochs = epochs or 3 * objective.setup["epochs"]
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
     out = {}
     for label, den in densities.items():
         den = None if den is None else [float(v) for v in den]
@@ -65,10 +75,16 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
             if record is None and not train:
                 continue
             if record is None:
-                r = run.train(den, epochs=epochs, test=test, progress=progress)
+                key = _results.config_key(config)
+                checkpoint = checkpoint_dir / f"{config['name']}-{key}.pt"
+                r = run.train(den, epochs=epochs, test=test, progress=progress,
+                              checkpoint=checkpoint, checkpoint_key=key)
                 record = {"final": r["final"], "epochs": r["epochs"], "seconds": r["seconds"],
                           "score": r["score"]}
+                if r["resumed_from"]:   # ``seconds`` then counts only the last process
+                    record["resumed_from"] = r["resumed_from"]
                 _results.save(config, record, results_dir)
+                checkpoint.unlink(missing_ok=True)
                 record = dict(record, config=config)
             out[label].append(record)
     return out

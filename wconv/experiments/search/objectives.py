@@ -332,7 +332,8 @@ class TrainingObjective:
 
     # -- training
     def train(self, den=None, learnable: bool = False, epochs: int | None = None,
-              test: bool = False, progress: bool = False) -> dict:
+              test: bool = False, progress: bool = False, checkpoint=None,
+              checkpoint_key=None) -> dict:
         """Train once with density ``den`` and return the record.
 
         Args:
@@ -342,11 +343,15 @@ class TrainingObjective:
             epochs: override the budget's epochs.
             test: also evaluate on the test split (only for final reports).
             progress: tqdm bar.
+            checkpoint: a file written after every epoch and resumed from
+                (:func:`wconv.experiments.train.fit`), for the long final runs.
+            checkpoint_key: names the run; a checkpoint of another run is ignored.
 
         Returns:
-            ``{'den', 'learnable', 'score', 'final', 'epochs', 'seconds', 'learned'}`` where
-            ``learned`` lists, for each weighted layer, the learned ``den`` of
-            each spatial axis (learnable only).
+            ``{'den', 'learnable', 'score', 'final', 'epochs', 'seconds', 'learned',
+            'resumed_from'}`` where ``learned`` lists, for each weighted layer, the learned
+            ``den`` of each spatial axis (learnable only), ``seconds`` is this call's wall
+            time and ``resumed_from`` the epoch its checkpoint held (0: a fresh start).
         """
         if den is not None:
             den = tuple(float(v) for v in den)
@@ -357,18 +362,21 @@ class TrainingObjective:
         t0 = time.perf_counter()
         model = self.build(den, learnable)
         fit = self._fit_classifier if self.task == "classify" else self._fit_denoiser
-        score, final, epoch_records = fit(model, den, epochs or self.setup["epochs"], test, progress)
+        out = fit(model, den, epochs or self.setup["epochs"], test, progress,
+                  dict(checkpoint=checkpoint, checkpoint_key=checkpoint_key))
+        score, final = out["score"], out["final"]
         learned = None
         if learnable:
             learned = [[[float(v) for v in axis.detach().cpu()] for axis in m.den()]
                        for m in model.modules() if getattr(m, "learnable_density", False)]
         record = {"den": None if den is None else list(den), "learnable": learnable,
-                  "score": float(score), "final": final, "epochs": epoch_records,
-                  "seconds": time.perf_counter() - t0, "learned": learned}
+                  "score": float(score), "final": final, "epochs": out["epochs"],
+                  "seconds": time.perf_counter() - t0, "learned": learned,
+                  "resumed_from": out["resumed_from"]}
         self.history.append(record)
         return record
 
-    def _fit_classifier(self, model, den, epochs, test, progress):
+    def _fit_classifier(self, model, den, epochs, test, progress, resume):
         """Cross-entropy SGD on the CIFAR-100 loaders of :mod:`wconv.experiments.cifar`."""
         from torch import nn
 
@@ -392,12 +400,13 @@ class TrainingObjective:
                          nesterov=s.get("nesterov", False), schedule=schedule,
                          precision=s.get("precision", "float32"), seed=self.seed,
                          test_loader=test_loader, device=self.device, progress=progress,
-                         desc=f"den={None if den is None else [round(v, 3) for v in den]}")
+                         desc=f"den={None if den is None else [round(v, 3) for v in den]}",
+                         **resume)
         final = out["final"]
         score = final["val_loss"] if self.score == "loss" else 1 - final["val_top1"] / 100
-        return score, final, out["epochs"]
+        return dict(out, score=score)
 
-    def _fit_denoiser(self, model, den, epochs, test, progress):
+    def _fit_denoiser(self, model, den, epochs, test, progress, resume):
         """MSE Adam on the denoising task's patches, scored by its PSNR metric."""
         from torch import nn
 
@@ -414,7 +423,7 @@ class TrainingObjective:
                          lr=s["lr"], weight_decay=0.0, schedule="cosine", seed=self.seed,
                          device=self.device, progress=progress,
                          precision=s.get("precision", "float32"), warmup=s.get("warmup") or None,
-                         grad_clip=s.get("grad_clip"))
+                         grad_clip=s.get("grad_clip"), **resume)
         final = dict(out["final"])
         if test:
             for name, (names, crops) in d["tests"].items():
@@ -424,7 +433,7 @@ class TrainingObjective:
                 final[f"test_{name}_psnr"] = scores["mean_psnr"]
                 final[f"test_{name}_ssim"] = scores["mean_ssim"]
         score = -final["val_psnr"] if self.score == "-psnr" else final["val_loss"]
-        return score, final, out["epochs"]
+        return dict(out, score=score, final=final)
 
 
 def classification_objective(kernel_size: int = 3, *, seed: int = 0, budget: str | None = None,
