@@ -33,7 +33,7 @@ def test_row_table_and_sentences():
     text = search_study.findings([row], {"DnCNN 5×5": out}, "dB", eps=0.01)
     assert "enough to rank densities (the goal is 3)" in text
     assert "Spearman ρ 0.80 [-0.40, +0.99] against full training, no evidence that it ranks them" in text
-    assert "Over those densities full training spans 3.000 dB, the proxy 3.000 dB." in text
+    assert "Over those 4 densities full training spans 3.000 dB, the proxy 3.000 dB." in text
     assert search_study.fidelity_verdict(0.1, 0.9) == "so it ranks them as full training does"
     assert search_study.fidelity_verdict(-0.9, -0.1).startswith("so it ranks them in reverse")
     assert search_study.fidelity_verdict(math.nan, math.nan) == "too few densities to tell"
@@ -51,6 +51,12 @@ def test_row_table_and_sentences():
              "direct": search.direct_search(f, 5, max_evals=6), "evaluations_per_search": 9}
     text = search_study.findings([row], {"DnCNN 5×5": dict(out, **short, random={})}, "dB", eps=0.01)
     assert "of 9 per search: grid " in text and "(4 of 9 stored)" in text and "(6 of 9 stored)" in text
+    # a fidelity check still running: too few densities for a correlation, and it says so
+    two = dict(out, fidelity={"labels": ["a", "b"], "proxy": [1.0, 2.0], "full": [1.5, 1.0], "n": 2,
+                              "rho": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan})
+    text = search_study.findings([search_study.study_row("DnCNN 5×5", two)], {"DnCNN 5×5": two}, "dB")
+    assert ("fidelity: 2 of 8 full trainings stored, too few for a rank correlation. Over those 2 "
+            "densities full training spans 0.500 dB, the proxy 1.000 dB.") in text
     noisy = search_study.study_row("x", _out(noise_std=spread))
     assert search_study.ratio_sentence(noisy["ratio"]).endswith("too little to rank densities (the goal is 3)")
     empty = search_study.study_row("y", {"noise": {"std": math.nan, "n": 0}, "grid": None})

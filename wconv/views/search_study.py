@@ -19,7 +19,7 @@ import math
 
 from ..experiments.search import measures
 from ..experiments.search.finals import common_seeds, compare_final
-from ..experiments.search.study import FINAL_ARMS
+from ..experiments.search.study import FIDELITY_POINTS, FINAL_ARMS
 from ..metrics import mse_reduction
 from . import tables
 from .published import PUBLISHED
@@ -138,7 +138,9 @@ def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
     """
     parts = []
     for r in rows:
-        fid = ("fidelity not measured yet" if not math.isfinite(r["rho"]) else
+        fid = ("fidelity not measured yet" if not r["rho_n"] else
+               f"fidelity: {r['rho_n']} of {FIDELITY_POINTS} full trainings stored, too few for a "
+               "rank correlation" if not math.isfinite(r["rho"]) else
                f"the proxy ranks {r['rho_n']} densities with Spearman ρ {r['rho']:.2f} "
                f"{tables.interval(r['rho_low'], r['rho_high'])} against full training, "
                + fidelity_verdict(r["rho_low"], r["rho_high"]))
@@ -146,7 +148,7 @@ def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
         fidelity = outs[r["label"]].get("fidelity") or {}
         if fidelity.get("n", 0) >= 2:
             full, proxy = fidelity["full"], fidelity["proxy"]
-            parts.append(f"Over those densities full training spans {max(full) - min(full):.3f} {unit}, "
+            parts.append(f"Over those {fidelity['n']} densities full training spans {max(full) - min(full):.3f} {unit}, "
                          f"the proxy {max(proxy) - min(proxy):.3f} {unit}.")
         found = searches(outs[r["label"]])
         within = r["noise_std"] if eps is None else eps
