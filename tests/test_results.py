@@ -15,6 +15,10 @@ def test_key_is_canonical_and_sensitive():
     assert results.config_key(dict(CONFIG, lr=0.050001)) != results.config_key(CONFIG)
     path = results.result_path(CONFIG, "/r")
     assert str(path) == f"/r/demo/vgg11-k3-{results.config_key(CONFIG)}.json"
+    # checkpoints keep the run's name as it is (existing ones must still be found)
+    named = dict(CONFIG, name="k7-papers' density-s1")
+    assert str(results.checkpoint_path(named, "/runs")) == (
+        f"/runs/k7-papers' density-s1-{results.config_key(named)}.pt")
 
 
 def test_save_then_load(tmp_path):

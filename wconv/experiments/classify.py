@@ -37,7 +37,6 @@ import functools
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -361,8 +360,8 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     test_loader = _data.TensorLoader(d.test, 500, **common)
     model = build(config)
     key = _results.config_key(config)
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
-    ckpt = ckpt / f"{config['name']}-{key}.pt"
+    ckpt = _results.checkpoint_path(config, checkpoint_dir if checkpoint_dir is not None
+                                    else CHECKPOINT_DIR)
     loss_fn, eval_loss_fn = loss_functions(config)
     out = _train.fit(model, train_loader, val_loader, loss_fn=loss_fn, eval_loss_fn=eval_loss_fn,
                      metrics=_train.accuracy_metrics(), epochs=config["epochs"],

@@ -345,8 +345,8 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
     loader = dd.PatchLoader(patches, config["batch_size"], drop_last=True)
     model = build(config, p.channels)
     key = _results.config_key(config)
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
-    ckpt = ckpt / f"{config['name']}-{key}.pt"
+    ckpt = _results.checkpoint_path(config, checkpoint_dir if checkpoint_dir is not None
+                                    else CHECKPOINT_DIR)
     from ..reparam import scale_updates
 
     out = _train.fit(model, loader, val, loss_fn=nn.functional.mse_loss,
@@ -648,8 +648,8 @@ def status(name: str = "study", budget: str | None = None, seeds=(0, 1, 2), root
         elif waiting:
             state = "after tuning"
         else:
-            ck = CHECKPOINT_DIR / f"{config['name']}-{_results.config_key(config)}.pt"
-            state = "partial" if ck.exists() else "to run"
+            partial = _results.checkpoint_path(config, CHECKPOINT_DIR).exists()
+            state = "partial" if partial else "to run"
         rows.append({"stage": item.stage, "arm": item.arm, "name": config["name"], "state": state,
                      "config": config, "command": command(config)})
     for row in rows:

@@ -34,7 +34,7 @@ import torch
 
 from .. import settings
 
-__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "slug", "result_path", "save", "load", "cached",
+__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "slug", "result_path", "checkpoint_path", "save", "load", "cached",
            "run_grid", "environment", "atomic_write", "append_line", "image_to_text",
            "image_from_text"]
 
@@ -72,6 +72,11 @@ def result_path(config: dict, root=None) -> Path:
     root = Path(root) if root is not None else RESULTS_DIR
     name = slug(config.get("name", "run"))
     return root / slug(config["task"]) / f"{name}-{config_key(config)}.json"
+
+
+def checkpoint_path(config: dict, directory) -> Path:
+    """The checkpoint file of an unfinished run of ``config``: ``directory/<name>-<key>.pt``."""
+    return Path(directory) / f"{config['name']}-{config_key(config)}.pt"
 
 
 def atomic_write(path, data: str | bytes) -> None:

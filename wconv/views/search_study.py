@@ -138,18 +138,21 @@ def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
     """
     parts = []
     for r in rows:
-        fid = ("fidelity not measured yet" if not r["rho_n"] else
-               f"fidelity: {r['rho_n']} of {FIDELITY_POINTS} full trainings stored, too few for a "
-               "rank correlation" if not math.isfinite(r["rho"]) else
-               f"the proxy ranks {r['rho_n']} densities with Spearman ρ {r['rho']:.2f} "
-               f"{tables.interval(r['rho_low'], r['rho_high'])} against full training, "
-               + fidelity_verdict(r["rho_low"], r["rho_high"]))
+        if not r["rho_n"]:
+            fid = "fidelity not measured yet"
+        elif not math.isfinite(r["rho"]):
+            fid = (f"fidelity: {r['rho_n']} of {FIDELITY_POINTS} full trainings stored, too few "
+                   "for a rank correlation")
+        else:
+            fid = (f"the proxy ranks {r['rho_n']} densities with Spearman ρ {r['rho']:.2f} "
+                   f"{tables.interval(r['rho_low'], r['rho_high'])} against full training, "
+                   + fidelity_verdict(r["rho_low"], r["rho_high"]))
         parts.append(f"{r['label']}: the spread over the box is {ratio_sentence(r['ratio'])}; {fid}.")
         fidelity = outs[r["label"]].get("fidelity") or {}
         if fidelity.get("n", 0) >= 2:
             full, proxy = fidelity["full"], fidelity["proxy"]
-            parts.append(f"Over those {fidelity['n']} densities full training spans {max(full) - min(full):.3f} {unit}, "
-                         f"the proxy {max(proxy) - min(proxy):.3f} {unit}.")
+            parts.append(f"Over those {fidelity['n']} densities full training spans "
+                         f"{max(full) - min(full):.3f} {unit}, the proxy {max(proxy) - min(proxy):.3f} {unit}.")
         found = searches(outs[r["label"]])
         within = r["noise_std"] if eps is None else eps
         if len(found) > 1 and math.isfinite(within):

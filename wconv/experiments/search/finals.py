@@ -13,8 +13,6 @@ Example::
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from ... import settings
 from .. import results as _results
 from .. import stats
@@ -60,7 +58,7 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
     if not isinstance(objective, TrainingObjective):
         raise TypeError(f"objective must be a TrainingObjective, got {type(objective).__name__}")
     epochs = epochs or 3 * objective.setup["epochs"]
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
+    checkpoint_dir = checkpoint_dir if checkpoint_dir is not None else CHECKPOINT_DIR
     out = {}
     for label, den in densities.items():
         den = None if den is None else [float(v) for v in den]
@@ -75,10 +73,9 @@ def final_runs(objective: TrainingObjective, densities: dict, seeds=(0, 1, 2),
             if record is None and not train:
                 continue
             if record is None:
-                key = _results.config_key(config)
-                checkpoint = checkpoint_dir / f"{config['name']}-{key}.pt"
+                checkpoint = _results.checkpoint_path(config, checkpoint_dir)
                 r = run.train(den, epochs=epochs, test=test, progress=progress,
-                              checkpoint=checkpoint, checkpoint_key=key)
+                              checkpoint=checkpoint, checkpoint_key=_results.config_key(config))
                 record = {"final": r["final"], "epochs": r["epochs"], "seconds": r["seconds"],
                           "score": r["score"]}
                 if r["resumed_from"]:   # ``seconds`` then counts only the last process

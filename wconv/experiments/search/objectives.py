@@ -362,8 +362,8 @@ class TrainingObjective:
         t0 = time.perf_counter()
         model = self.build(den, learnable)
         fit = self._fit_classifier if self.task == "classify" else self._fit_denoiser
-        out = fit(model, den, epochs or self.setup["epochs"], test, progress,
-                  dict(checkpoint=checkpoint, checkpoint_key=checkpoint_key))
+        out = fit(model, den, epochs or self.setup["epochs"], test, progress, checkpoint,
+                  checkpoint_key)
         score, final = out["score"], out["final"]
         learned = None
         if learnable:
@@ -376,7 +376,7 @@ class TrainingObjective:
         self.history.append(record)
         return record
 
-    def _fit_classifier(self, model, den, epochs, test, progress, resume):
+    def _fit_classifier(self, model, den, epochs, test, progress, checkpoint, checkpoint_key):
         """Cross-entropy SGD on the CIFAR-100 loaders of :mod:`wconv.experiments.cifar`."""
         from torch import nn
 
@@ -401,12 +401,12 @@ class TrainingObjective:
                          precision=s.get("precision", "float32"), seed=self.seed,
                          test_loader=test_loader, device=self.device, progress=progress,
                          desc=f"den={None if den is None else [round(v, 3) for v in den]}",
-                         **resume)
+                         checkpoint=checkpoint, checkpoint_key=checkpoint_key)
         final = out["final"]
         score = final["val_loss"] if self.score == "loss" else 1 - final["val_top1"] / 100
         return dict(out, score=score)
 
-    def _fit_denoiser(self, model, den, epochs, test, progress, resume):
+    def _fit_denoiser(self, model, den, epochs, test, progress, checkpoint, checkpoint_key):
         """MSE Adam on the denoising task's patches, scored by its PSNR metric."""
         from torch import nn
 
@@ -423,7 +423,8 @@ class TrainingObjective:
                          lr=s["lr"], weight_decay=0.0, schedule="cosine", seed=self.seed,
                          device=self.device, progress=progress,
                          precision=s.get("precision", "float32"), warmup=s.get("warmup") or None,
-                         grad_clip=s.get("grad_clip"), **resume)
+                         grad_clip=s.get("grad_clip"), checkpoint=checkpoint,
+                         checkpoint_key=checkpoint_key)
         final = dict(out["final"])
         if test:
             for name, (names, crops) in d["tests"].items():
