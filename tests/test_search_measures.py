@@ -104,8 +104,14 @@ def test_study_runs_its_stages_in_order_and_resumes(tmp_path, monkeypatch):
     assert read["learnable"].den == out["learnable"].den
     assert {arm: [r["final"] for r in records] for arm, records in read["final"].items()} == {
         arm: [r["final"] for r in records] for arm, records in out["final"].items()}
+    one_seed = study.run("denoise", 3, "smoke", stages=("random",), random_seeds=(1,),
+                         log=lambda line: None, train=False)          # a second process's share
+    assert list(one_seed["random"]) == [1] and [e.value for e in one_seed["random"][1].evaluations] == [
+        e.value for e in out["random"][1].evaluations]
     with pytest.raises(ValueError, match="stages must be among"):
         study.run("denoise", 3, "smoke", stages=("nope",))
+    with pytest.raises(ValueError, match="random_seeds must be among"):
+        study.run("denoise", 3, "smoke", stages=("random",), random_seeds=(7,))
     # a page with nothing stored: empty results, no file written, no lock taken
     monkeypatch.setattr(search_log, "LOG_DIR", tmp_path / "empty" / "search")
     monkeypatch.setattr(results, "load", lambda c, root=None: None)

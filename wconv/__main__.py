@@ -349,7 +349,8 @@ def _search(args) -> int:
     from .experiments.search import study
 
     study.run(args.task, args.kernel_size, args.budget, tuple(args.stage or study.STAGES),
-              log=lambda line: print(line, flush=True))
+              log=lambda line: print(line, flush=True),
+              random_seeds=args.random_seeds)
     return 0
 
 
@@ -364,6 +365,9 @@ def add_search(subparsers) -> None:
                    help="the objective's budget (default 'study': the chapter's training, shortened)")
     p.add_argument("--stage", choices=study.STAGES, nargs="*", default=None,
                    help=f"stages to run, in order (default all: {', '.join(study.STAGES)})")
+    p.add_argument("--random-seeds", type=int, nargs="*", default=None, choices=study.RANDOM_SEEDS,
+                   help="the random searches' seeds to run (default all); two processes can "
+                        "share the random stage, e.g. --random-seeds 1 2 and --random-seeds 3 4")
     p.set_defaults(func=_search)
 
 

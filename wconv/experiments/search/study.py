@@ -93,8 +93,11 @@ def final_densities(kernel_size: int, direct) -> dict:
 
 
 def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print,
-        train: bool = True) -> dict:
+        train: bool = True, random_seeds=None) -> dict:
     """Run (or load) the study's ``stages`` for one task and kernel size, in order.
+
+    ``random_seeds`` (a subset of :data:`RANDOM_SEEDS`, default all) lets two processes share
+    the random searches, a few seeds each; the other stages do not depend on it.
 
     With ``train=False`` (a page) nothing is trained: every stage returns what is stored
     (searches replay their logs and stop where they end; ``None`` for a stage with nothing).
@@ -112,6 +115,10 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"stages must be among {', '.join(STAGES)}; got {unknown}")
+    random_seeds = RANDOM_SEEDS if random_seeds is None else tuple(random_seeds)
+    unknown = [s for s in random_seeds if s not in RANDOM_SEEDS]
+    if unknown:
+        raise ValueError(f"random_seeds must be among {RANDOM_SEEDS}; got {unknown}")
     f = objective(task, kernel_size, budget)
     points = grid_points(kernel_size)
     evals = evaluations_per_search(kernel_size)
@@ -144,7 +151,7 @@ def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=p
         log(f"{task} {kernel_size}x{kernel_size} DIRECT-L: {len(out['direct'].evaluations)} evaluations")
     if "random" in stages:
         out["random"] = {s: random_search(f, kernel_size, max_evals=evals, seed=s, log="auto",
-                                          replay_only=not train) for s in RANDOM_SEEDS}
+                                          replay_only=not train) for s in random_seeds}
         log(f"{task} {kernel_size}x{kernel_size} random: "
             f"{sum(len(r.evaluations) for r in out['random'].values())} evaluations")
     if "learnable" in stages:
