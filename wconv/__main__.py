@@ -364,7 +364,8 @@ def add_search(subparsers) -> None:
     p.add_argument("--budget", default="study",
                    help="the objective's budget (default 'study': the chapter's training, shortened)")
     p.add_argument("--stage", choices=study.STAGES, nargs="*", default=None,
-                   help=f"stages to run, in order (default all: {', '.join(study.STAGES)})")
+                   help=f"stages to run, always in the study's order whatever the order given "
+                        f"(default all: {', '.join(study.STAGES)})")
     p.add_argument("--random-seeds", type=int, nargs="*", default=None, choices=study.RANDOM_SEEDS,
                    help="the random searches' seeds to run (default all); two processes can "
                         "share the random stage, e.g. --random-seeds 1 2 and --random-seeds 3 4")

@@ -94,7 +94,8 @@ def final_densities(kernel_size: int, direct) -> dict:
 
 def run(task: str, kernel_size: int, budget: str = "study", stages=STAGES, log=print,
         train: bool = True, random_seeds=None) -> dict:
-    """Run (or load) the study's ``stages`` for one task and kernel size, in order.
+    """Run (or load) the study's ``stages`` for one task and kernel size, in the order of
+    :data:`STAGES` (not the order of ``stages``).
 
     ``random_seeds`` (a subset of :data:`RANDOM_SEEDS`, default all) lets two processes share
     the random searches, a few seeds each; the other stages do not depend on it.
