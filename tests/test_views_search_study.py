@@ -1,4 +1,5 @@
 """wconv.views.search_study: the search study's table, sentences and plots, from its numbers."""
+import dataclasses
 import math
 
 import matplotlib
@@ -39,6 +40,7 @@ def test_row_table_and_sentences():
     assert search_study.fidelity_verdict(math.nan, math.nan) == "too few densities to tell"
     assert "Evaluations to within 0.01 dB of the best found, of 9 per search: grid " in text
     assert "stored)" not in text
+    assert text.endswith("The learnable density is not stored yet.")
     by_noise = search_study.findings([row], {"DnCNN 5×5": out}, "dB")   # within the noise, 0.05 dB
     assert "Evaluations to within 0.050 dB (the noise) of the best found, of 9 per search: grid " in by_noise
     # a search still running says how far it got
@@ -62,6 +64,33 @@ def test_row_table_and_sentences():
     empty = search_study.study_row("y", {"noise": {"std": math.nan, "n": 0}, "grid": None})
     assert search_study.study_markdown([empty], "dB").splitlines()[2] == "| y | – | 0 | – | 0 | – | – | 0 |"
     assert search_study.findings([], {}, "dB", 0.1) == "Nothing of the search study is stored yet."
+
+
+def test_learnable_density_is_a_method_of_the_study():
+    out = _out()
+    best = search_study.best_found(out)
+    assert best == min(e.value for r in search_study.searches(out).values() for e in r.evaluations)
+    learned = search.LearnedDensity(init=(0.5, 0.5), layers=[], den=(0.7, 0.35),
+                                    value_learnable=best + 0.3, value=best + 0.2, seconds=600.0,
+                                    evaluations=2)
+    out["learnable"] = learned
+    assert search_study.learnable_sentence(out, 0.05, "dB") == (
+        "The learnable density (learned by SGD from the box's centre, then trained as a fixed "
+        "density: 2 trainings, 10 min) ends at [0.700, 0.350] and scores 0.200 dB from the best "
+        "found, 4.0 times the noise.")
+    assert search_study.learnable_sentence(out, 0.5, "dB").endswith("0.200 dB from the best found, within the noise.")
+    # a learnable density better than every search becomes the reference of the searches' regret
+    out["learnable"] = dataclasses.replace(learned, value=best - 1.0)
+    assert search_study.best_found(out) == best - 1.0
+    assert search_study.learnable_sentence(out, 0.05, "dB").endswith("scores the best found.")
+    row = search_study.study_row("DnCNN 5×5", out)
+    assert "grid never, DIRECT-L never, random (seed 0) never." in search_study.findings(
+        [row], {"DnCNN 5×5": out}, "dB", eps=0.5)
+    ax = search_study.plot_regret(dict(out, learnable=learned), unit="dB")
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "learned by SGD"
+    star = ax.get_lines()[-1]
+    assert list(star.get_xdata()) == [2] and star.get_ydata()[0] == pytest.approx(0.2)
+    assert search_study.learnable_sentence({}, 0.05, "dB") == "The learnable density is not stored yet."
 
 
 def _final_record(den, seed, psnr):

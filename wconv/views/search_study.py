@@ -24,7 +24,7 @@ from ..metrics import mse_reduction
 from . import tables
 from .published import PUBLISHED
 
-__all__ = ["RATIO_GOAL", "searches", "study_row", "study_markdown", "ratio_sentence",
+__all__ = ["RATIO_GOAL", "searches", "best_found", "learnable_sentence", "study_row", "study_markdown", "ratio_sentence",
            "plot_fidelity", "plot_regret", "fidelity_verdict", "findings", "final_sentence", "papers_loss_sentence"]
 
 #: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
@@ -41,6 +41,32 @@ def searches(out: dict) -> dict:
     for seed, r in (out.get("random") or {}).items():
         found[f"random (seed {seed})"] = r
     return {k: r for k, r in found.items() if r.evaluations}
+
+
+def best_found(out: dict) -> float:
+    """The lowest objective value of any method of a study: its searches and the learnable
+    density's fixed-density training (``nan`` with nothing stored)."""
+    values = [e.value for r in searches(out).values() for e in r.evaluations]
+    learned = out.get("learnable")
+    if learned is not None and learned.value is not None:
+        values.append(learned.value)
+    return min((v for v in values if math.isfinite(v)), default=math.nan)
+
+
+def learnable_sentence(out: dict, noise: float, unit: str) -> str:
+    """The learnable density against the best any method found, in units of the noise."""
+    learned = out.get("learnable")
+    if learned is None or learned.value is None:
+        return "The learnable density is not stored yet."
+    gap = learned.value - best_found(out)
+    den = ", ".join(f"{v:.3f}" for v in learned.den)
+    where = ("the best found" if gap == 0 else
+             f"{gap:.3f} {unit} from the best found, " + (
+                 "within the noise" if gap <= noise else
+                 f"{gap / noise:.1f} times the noise" if math.isfinite(noise) else "noise not measured"))
+    return (f"The learnable density (learned by SGD from the box's centre, then trained as a fixed "
+            f"density: {learned.evaluations} trainings, {learned.seconds / 60:.0f} min) ends at "
+            f"[{den}] and scores {where}.")
 
 
 def study_row(label: str, out: dict) -> dict:
@@ -99,17 +125,23 @@ def plot_fidelity(fidelity: dict, ax=None, unit: str = ""):
 
 
 def plot_regret(out: dict, ax=None, x: str = "evals", unit: str = ""):
-    """Best-so-far minus the best value any search found, per search, against evaluations
-    (``x='evals'``) or search seconds (``x='seconds'``), log y. Returns the axes."""
+    """Best-so-far minus the best value any method found (:func:`best_found`), per search,
+    against evaluations (``x='evals'``) or search seconds (``x='seconds'``), log y; the learnable
+    density is one star at its trainings (or seconds). Returns the axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    curves = measures.regret_curves(searches(out))
+    best = best_found(out)
+    curves = measures.regret_curves(searches(out), best=best)
     for method, c in curves.items():
         xs = c["evals"] if x == "evals" else c["seconds"]
         ys = [max(g, 1e-4) for g in c["regret"]]   # the best itself sits at the floor
         ax.step(xs, ys, where="post", label=method, alpha=0.9 if "random" not in method else 0.5)
+    learned = out.get("learnable")
+    if learned is not None and learned.value is not None:
+        ax.plot(learned.evaluations if x == "evals" else learned.seconds,
+                max(learned.value - best, 1e-4), "k*", markersize=10, label="learned by SGD")
     ax.set_yscale("log")
     ax.set_xlabel("evaluations (trainings)" if x == "evals" else "search time (s)")
     ax.set_ylabel(f"regret: best so far − best found{f' ({unit})' if unit else ''}")
@@ -156,7 +188,7 @@ def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
         found = searches(outs[r["label"]])
         within = r["noise_std"] if eps is None else eps
         if len(found) > 1 and math.isfinite(within):
-            n = measures.evals_to_within(found, within)
+            n = measures.evals_to_within(found, within, best=best_found(outs[r["label"]]))
             # the searches have one budget; one still running is compared on what it has so far
             planned = outs[r["label"]].get("evaluations_per_search") or max(
                 len(f.evaluations) for f in found.values())
@@ -169,6 +201,7 @@ def findings(rows, outs: dict, unit: str, eps: float | None = None) -> str:
             how_close = (f"{within:.3f} {unit} (the noise)" if eps is None else f"{within:g} {unit}")
             parts.append(f"Evaluations to within {how_close} of the best found, of {planned} "
                          "per search: " + ", ".join(reached(m, v) for m, v in n.items()) + ".")
+            parts.append(learnable_sentence(outs[r["label"]], within, unit))
     return " ".join(parts) if parts else "Nothing of the search study is stored yet."
 
 
