@@ -24,8 +24,8 @@ from ..metrics import mse_reduction
 from . import tables
 from .published import PUBLISHED
 
-__all__ = ["RATIO_GOAL", "searches", "best_found", "learnable_sentence", "study_row", "study_markdown", "ratio_sentence",
-           "plot_fidelity", "plot_regret", "fidelity_verdict", "findings", "final_sentence", "papers_loss_sentence"]
+__all__ = ["RATIO_GOAL", "searches", "best_found", "learnable_sentence", "study_row",
+           "study_markdown", "ratio_sentence", "plot_fidelity", "plot_regret", "fidelity_verdict", "findings", "final_sentence", "papers_loss_sentence"]
 
 #: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
 RATIO_GOAL = 3.0
@@ -43,27 +43,36 @@ def searches(out: dict) -> dict:
     return {k: r for k, r in found.items() if r.evaluations}
 
 
+def _learned(out: dict):
+    """A study's learnable density when its fixed-density training is stored, else ``None``."""
+    learned = out.get("learnable")
+    return learned if learned is not None and learned.value is not None else None
+
+
 def best_found(out: dict) -> float:
     """The lowest objective value of any method of a study: its searches and the learnable
     density's fixed-density training (``nan`` with nothing stored)."""
     values = [e.value for r in searches(out).values() for e in r.evaluations]
-    learned = out.get("learnable")
-    if learned is not None and learned.value is not None:
-        values.append(learned.value)
+    if _learned(out) is not None:
+        values.append(_learned(out).value)
     return min((v for v in values if math.isfinite(v)), default=math.nan)
 
 
 def learnable_sentence(out: dict, noise: float, unit: str) -> str:
     """The learnable density against the best any method found, in units of the noise."""
-    learned = out.get("learnable")
-    if learned is None or learned.value is None:
+    learned = _learned(out)
+    if learned is None:
         return "The learnable density is not stored yet."
     gap = learned.value - best_found(out)
     den = ", ".join(f"{v:.3f}" for v in learned.den)
-    where = ("the best found" if gap == 0 else
-             f"{gap:.3f} {unit} from the best found, " + (
-                 "within the noise" if gap <= noise else
-                 f"{gap / noise:.1f} times the noise" if math.isfinite(noise) else "noise not measured"))
+    if gap == 0:
+        where = "the best found"
+    elif gap <= noise:
+        where = f"{gap:.3f} {unit} from the best found, within the noise"
+    elif math.isfinite(noise):
+        where = f"{gap:.3f} {unit} from the best found, {gap / noise:.1f} times the noise"
+    else:
+        where = f"{gap:.3f} {unit} from the best found, noise not measured"
     return (f"The learnable density (learned by SGD from the box's centre, then trained as a fixed "
             f"density: {learned.evaluations} trainings, {learned.seconds / 60:.0f} min) ends at "
             f"[{den}] and scores {where}.")
@@ -138,8 +147,8 @@ def plot_regret(out: dict, ax=None, x: str = "evals", unit: str = ""):
         xs = c["evals"] if x == "evals" else c["seconds"]
         ys = [max(g, 1e-4) for g in c["regret"]]   # the best itself sits at the floor
         ax.step(xs, ys, where="post", label=method, alpha=0.9 if "random" not in method else 0.5)
-    learned = out.get("learnable")
-    if learned is not None and learned.value is not None:
+    learned = _learned(out)
+    if learned is not None:
         ax.plot(learned.evaluations if x == "evals" else learned.seconds,
                 max(learned.value - best, 1e-4), "k*", markersize=10, label="learned by SGD")
     ax.set_yscale("log")
