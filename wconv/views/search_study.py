@@ -25,7 +25,8 @@ from . import tables
 from .published import PUBLISHED
 
 __all__ = ["RATIO_GOAL", "searches", "best_found", "learnable_sentence", "study_row",
-           "study_markdown", "ratio_sentence", "plot_fidelity", "plot_regret", "fidelity_verdict", "findings", "final_sentence", "papers_loss_sentence"]
+           "study_markdown", "ratio_sentence", "plot_fidelity", "plot_regret", "fidelity_verdict",
+           "findings", "final_sentence", "papers_loss_sentence"]
 
 #: The spread an objective needs, in units of its seed-to-seed noise, to rank densities.
 RATIO_GOAL = 3.0
@@ -53,8 +54,9 @@ def best_found(out: dict) -> float:
     """The lowest objective value of any method of a study: its searches and the learnable
     density's fixed-density training (``nan`` with nothing stored)."""
     values = [e.value for r in searches(out).values() for e in r.evaluations]
-    if _learned(out) is not None:
-        values.append(_learned(out).value)
+    learned = _learned(out)
+    if learned is not None:
+        values.append(learned.value)
     return min((v for v in values if math.isfinite(v)), default=math.nan)
 
 
@@ -65,14 +67,14 @@ def learnable_sentence(out: dict, noise: float, unit: str) -> str:
         return "The learnable density is not stored yet."
     gap = learned.value - best_found(out)
     den = ", ".join(f"{v:.3f}" for v in learned.den)
-    if gap == 0:
-        where = "the best found"
-    elif gap <= noise:
-        where = f"{gap:.3f} {unit} from the best found, within the noise"
+    if gap <= noise:
+        against_noise = "within the noise"
     elif math.isfinite(noise):
-        where = f"{gap:.3f} {unit} from the best found, {gap / noise:.1f} times the noise"
+        against_noise = f"{gap / noise:.1f} times the noise"
     else:
-        where = f"{gap:.3f} {unit} from the best found, noise not measured"
+        against_noise = "noise not measured"
+    where = ("the best found" if gap == 0
+             else f"{gap:.3f} {unit} from the best found, {against_noise}")
     return (f"The learnable density (learned by SGD from the box's centre, then trained as a fixed "
             f"density: {learned.evaluations} trainings, {learned.seconds / 60:.0f} min) ends at "
             f"[{den}] and scores {where}.")
