@@ -44,9 +44,13 @@ def test_summary_tuning_and_ranking_tables():
               {"arch": "resnet20", "kernel_size": 3, "density": "uniform", "grid": [0.1, 0.4],
                "scores": [52.0, 49.0], "chosen": 0.1}]
     lines = classification.tuning_markdown(tuning).splitlines()
-    assert lines[0] == "| architecture | kernel | density | lr 0.05 | lr 0.1 | lr 0.2 | lr 0.4 | chosen |"
-    assert lines[2:] == ["| ResNet-20 | 3×3 | paper | 50.00 | 51.50 | 51.50 | – | 0.1 |",
-                         "| ResNet-20 | 3×3 | uniform | – | 52.00 | – | 49.00 | 0.1 |"]
+    assert lines[0] == "| model | density | lr 0.05 | lr 0.1 | lr 0.2 | lr 0.4 | chosen |"
+    assert lines[2:] == ["| ResNet-20 3×3 | paper | 50.00 | 51.50 | 51.50 | – | 0.1 |",
+                         "| ResNet-20 3×3 | uniform | – | 52.00 | – | 49.00 | 0.1 |"]
+    tuning[1]["at_edge"] = True
+    lines = classification.tuning_markdown(tuning).splitlines()
+    assert lines[3] == "| ResNet-20 3×3 | uniform | – | 52.00 | – | 49.00 | 0.1 † |"
+    assert lines[-1] == "† at an end of the grid: a better value may lie beyond it."
     ranking = [{"arch": "resnet20", "kernel_size": 3, "density": "paper", "grid": [0.05, 0.1, 0.2],
                 "short": [50.0, 51.5, 51.5], "full": [57.0, 59.0, 60.0],
                 "full_test": [56.0, 58.0, 59.5], "best_short": 0.1, "best_full": 0.2}]

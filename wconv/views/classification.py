@@ -67,16 +67,19 @@ def paired_markdown(rows) -> str:
 
 def tuning_markdown(rows) -> str:
     """A Markdown table of :func:`~wconv.experiments.classify_analysis.tuning_table` rows: the tuning
-    score (validation top-1, %) of every learning rate, and the one chosen."""
+    score (validation top-1, %) of every learning rate, and the one chosen (``†`` when it is at an
+    end of the grid). Architecture and kernel share one column so that the table fits the page."""
     lrs = sorted({lr for r in rows for lr in r["grid"]})
-    header = ["architecture", "kernel", "density", *(f"lr {v:g}" for v in lrs), "chosen"]
+    header = ["model", "density", *(f"lr {v:g}" for v in lrs), "chosen"]
     cells = []
     for r in rows:
         score = dict(zip(r["grid"], r["scores"]))
-        cells.append([arch_label(r["arch"]), _kernel(r["kernel_size"]), r["density"],
+        cells.append([f"{arch_label(r['arch'])} {_kernel(r['kernel_size'])}", r["density"],
                       *(f"{score[v]:.2f}" if v in score else "–" for v in lrs),
-                      f"{r['chosen']:g}" + (" (grid edge)" if r.get("at_edge") else "")])
-    return tables.markdown(header, cells)
+                      f"{r['chosen']:g}" + (" †" if r.get("at_edge") else "")])
+    edge = any(r.get("at_edge") for r in rows)
+    return tables.markdown(header, cells, note="† at an end of the grid: a better value may lie "
+                                               "beyond it." if edge else None)
 
 
 def _star(lr, best) -> str:
