@@ -145,6 +145,14 @@ def test_findings_are_sentences_from_the_records():
     f = classification.findings(edge + [_record("uniform", 0, 58.0)])
     assert "misses the 60 % goal so far (the goal is over 3 seeds; 1 stored)" in f["standard"]
     assert f["tuning"].endswith("beyond it: ResNet-20 3×3 `uniform`.")
+    # the control at its own lr, then at the twin's
+    control = records + [_record("reparam", 0, 59.0, lr=0.8)]
+    f = classification.findings(control)
+    assert f["reparam"].startswith("ResNet-20 3×3 `reparam` − `paper`: -2.50 pp test top-1 from 1 pair")
+    assert f["reparam"].endswith("still mixes the operator with the learning rate.")
+    f = classification.findings(control + [_record("paper", 0, 59.25, role="sweep", lr=0.8)])
+    assert f["reparam"].endswith("up to rounding: ResNet-20 3×3 `reparam` − `paper`: -0.25 pp test "
+                                 "top-1 from 1 pair, too few for an interval (seed 0 at lr 0.8).")
 
 
 def test_grid_sentence_counts_what_is_left():

@@ -53,6 +53,22 @@ def test_paired_uses_only_seeds_both_arms_have():
     assert lone[0]["n"] == 0 and math.isnan(lone[0]["mean"])
 
 
+def test_equal_lr_pairs_the_control_with_its_twin_at_the_same_lr_and_seed():
+    records = [_fake("resnet20", 3, "reparam", s, lr=0.8, test=59.0 + s) for s in (0, 1, 2)]
+    records += [_fake("resnet20", 3, "paper", s, lr=0.4, test=61.0) for s in (0, 1, 2)]
+    assert classify_analysis.equal_lr(records) == []          # chose different lrs: no pair
+    records += [_fake("resnet20", 3, "paper", 0, "sweep", 0.8, test=59.5),
+                _fake("resnet20", 3, "paper", 1, "sweep", 0.8, test=59.5),
+                _fake("resnet20", 3, "paper", 0, "tuning", 0.8, test=30.0),   # not full length
+                _fake("vgg11", 3, "paper", 2, "sweep", 0.8, test=70.0)]      # other arch
+    row, = classify_analysis.equal_lr(records)
+    assert (row["arch"], row["density"], row["baseline"], row["pairs"]) == (
+        "resnet20", "reparam", "paper", [(0, 0.8), (1, 0.8)])
+    expected = stats.paired_difference([59.0, 60.0], [59.5, 59.5])
+    assert {k: row[k] for k in ("n", "mean", "ci_low", "ci_high", "p")} == {
+        k: expected[k] for k in ("n", "mean", "ci_low", "ci_high", "p")}
+
+
 def test_tuning_table_and_short_vs_full_ranking():
     records = [_fake("resnet20", 3, d, 0, "tuning", lr, val=v)
                for d, vs in (("uniform", (50.0, 52.0, 51.0)), ("paper", (50.0, 51.5, 51.5)))

@@ -24,7 +24,7 @@ from . import stats as _stats
 from . import tuning
 from .classify import TUNING_METRIC, TUNING_SEED
 
-__all__ = ["GOAL_TOP1", "summarize", "paired", "tuning_table", "ranking_agreement"]
+__all__ = ["GOAL_TOP1", "summarize", "paired", "equal_lr", "tuning_table", "ranking_agreement"]
 
 #: The test top-1 (%) a standard ResNet-20 3x3 of the ``book`` budget must reach on average
 #: over seeds: above the papers' standard VGG (56.89 %), so the comparison is between trained
@@ -92,6 +92,43 @@ def paired(records, baseline: str = "uniform", metric: str = "test_top1") -> lis
         rows.append({"arch": arch, "kernel_size": k, "density": dens, "baseline": baseline,
                      "metric": metric, "n": d["n"], "seeds": seeds,
                      **{f: d[f] for f in ("mean", "std", "ci_low", "ci_high", "p")}})
+    return rows
+
+
+def equal_lr(records, arm: str = "reparam", twin: str = "paper", metric: str = "test_top1") -> list[dict]:
+    """``arm - twin`` between full-length runs at the same learning rate and seed.
+
+    :func:`paired` compares each arm at the learning rate it chose; two arms that
+    chose different ones differ by that too. Here a ``final`` run of ``arm`` is
+    paired with the ``final`` or ``sweep`` run of ``twin`` of the same arch, kernel
+    size, seed and lr (same ``W₀`` and batches). For ``reparam`` against ``paper``
+    the two follow the same SGD trajectory in exact arithmetic
+    (:mod:`wconv.reparam`), so the difference measures floating-point rounding
+    and the chaos it seeds, not an operator.
+
+    One row per (arch, kernel size) with such pairs: ``arch``, ``kernel_size``,
+    ``density`` (``arm``), ``baseline`` (``twin``), ``metric``, ``pairs`` (one
+    ``(seed, lr)`` per pair) and, from :func:`wconv.experiments.stats.paired_difference`
+    (percentage points), ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``, ``p``.
+    """
+    full = {}
+    for r in records:
+        c = r["config"]
+        if c["density"] == twin and _role(r) in ("final", "sweep"):
+            full[c["arch"], c["kernel_size"], c["seed"], c["lr"]] = r["final"][metric]
+    groups: dict = {}
+    for r in _finals(records):
+        c = r["config"]
+        key = c["arch"], c["kernel_size"], c["seed"], c["lr"]
+        if c["density"] == arm and key in full:
+            groups.setdefault(key[:2], []).append((key[2:], r["final"][metric], full[key]))
+    rows = []
+    for (arch, k), matched in groups.items():
+        matched.sort()
+        d = _stats.paired_difference([a for _, a, _ in matched], [b for _, _, b in matched])
+        rows.append({"arch": arch, "kernel_size": k, "density": arm, "baseline": twin,
+                     "metric": metric, "pairs": [p for p, _, _ in matched],
+                     **{f: d[f] for f in ("n", "mean", "std", "ci_low", "ci_high", "p")}})
     return rows
 
 

@@ -192,13 +192,18 @@ def _difference(r: dict, unit: str = "pp") -> str:
             f"p {tables.p_value(r['p'])}): {verdict(r, 'higher', 'lower')}")
 
 
+def _pairs(pairs) -> str:
+    return ", ".join(f"seed {seed} at lr {lr:g}" for seed, lr in pairs)
+
+
 def findings(records, goal: float = analysis.GOAL_TOP1) -> dict[str, str]:
     """The sentences of chapter 4's findings, computed from stored records of a tuned grid.
 
     Keys (always present; a sentence says so when its runs are not stored yet):
     ``standard`` (standard ResNet-20 3×3 against ``goal`` and the papers' standard VGG),
     ``densities`` (each fixed density against ``uniform``), ``reparam`` (the control against
-    ``paper``), ``learnable``, ``tuning`` (the choices, and any at an end of the grid) and
+    ``paper``, at the chosen learning rates and at equal ones), ``learnable``, ``tuning``
+    (the choices, and any at an end of the grid) and
     ``ranking`` (short tuning runs against full-length runs).
     """
     out = {}
@@ -228,6 +233,14 @@ def findings(records, goal: float = analysis.GOAL_TOP1) -> dict[str, str]:
                if r["density"] == "reparam"]
     out["reparam"] = ("; ".join(_difference(r) for r in control) + "." if control else
                       "No `reparam` final run is stored yet.")
+    if control:
+        same = analysis.equal_lr(records)
+        out["reparam"] += (" At the same learning rate and seed, where the two follow one SGD "
+                           "trajectory up to rounding: " + "; ".join(
+                               f"{_difference(r)} ({_pairs(r['pairs'])})" for r in same) + "."
+                           if same else " No `paper` full-length run at `reparam`'s learning rate "
+                           "and seed is stored yet, so the difference above still mixes the "
+                           "operator with the learning rate.")
     tuned = analysis.tuning_table(records)
     if tuned:
         choices = "; ".join(f"{_arm(r)} {r['chosen']:g}" for r in tuned)
