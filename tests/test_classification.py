@@ -136,7 +136,7 @@ def test_findings_are_sentences_from_the_records():
     assert "meets the 60 % goal and" in f["standard"]
     assert f["densities"].startswith("ResNet-20 3×3 `paper` − `uniform`: +0.60 pp test top-1")
     assert f["densities"].endswith("): higher.")
-    assert f["tuning"].endswith("No choice is at an end of the grid.")
+    assert f["tuning"].endswith("No choice is at an end of the grid.")   # no twins: no noise
     assert "`uniform` 0.4; ResNet-20 3×3 `paper` 0.4" in f["tuning"]
     assert f["reparam"] == "No `reparam` final run is stored yet."
     assert "not stored yet" in f["ranking"]
@@ -153,6 +153,14 @@ def test_findings_are_sentences_from_the_records():
     f = classification.findings(control + [_record("paper", 0, 59.25, role="sweep", lr=0.8)])
     assert f["reparam"].endswith("up to rounding: ResNet-20 3×3 `reparam` − `paper`: -0.25 pp test "
                                  "top-1 from 1 pair, too few for an interval (seed 0 at lr 0.8).")
+    # the short runs' noise, from the twins' tuning runs
+    twins = [_record("reparam", 0, s, role="tuning", lr=lr, epochs=4) for lr, s in ((0.1, 41.5), (0.4, 42.0))]
+    f = classification.findings(records + twins)
+    assert f["tuning"].endswith(
+        "their validation top-1 differs by up to 1.50 pp at equal lr (ResNet-20 3×3, 2 lrs). Choices "
+        "that lead the next-best lr by less are within that noise: ResNet-20 3×3 `reparam` (+0.50 pp)."
+        " Choices that lead by more: ResNet-20 3×3 `uniform` (+2.00 pp), ResNet-20 3×3 `paper` "
+        "(+2.00 pp).")
 
 
 def test_grid_sentence_counts_what_is_left():

@@ -67,6 +67,12 @@ def test_equal_lr_pairs_the_control_with_its_twin_at_the_same_lr_and_seed():
     expected = stats.paired_difference([59.0, 60.0], [59.5, 59.5])
     assert {k: row[k] for k in ("n", "mean", "ci_low", "ci_high", "p")} == {
         k: expected[k] for k in ("n", "mean", "ci_low", "ci_high", "p")}
+    records += [_fake("resnet20", 3, "reparam", 0, "tuning", 0.8, test=31.5),
+                _fake("resnet20", 3, "reparam", 0, "tuning", 0.4, test=33.0)]
+    twins, = classify_analysis.equal_lr(records, role="tuning")   # tuning runs, lr by lr
+    assert twins["pairs"] == [(0, 0.8)] and twins["differences"] == [pytest.approx(1.5)]
+    with pytest.raises(ValueError, match="role must be"):
+        classify_analysis.equal_lr(records, role="sweep")
 
 
 def test_tuning_table_and_short_vs_full_ranking():
@@ -84,6 +90,7 @@ def test_tuning_table_and_short_vs_full_ranking():
     assert [(r["density"], r["chosen"], r["recorded"], r["epochs"]) for r in table] == [
         ("uniform", 0.1, [0.1], 4), ("paper", 0.1, [0.1], 4)]
     assert table[1]["scores"] == [50.0, 51.5, 51.5]
+    assert table[0]["margin"] == pytest.approx(1.0) and table[1]["margin"] == 0.0   # a tie: no lead
     uniform, paper = classify_analysis.ranking_agreement(records)
     assert uniform["full"] == [58.0, 60.0, 59.0] and uniform["agree"] and uniform["kendall_tau"] == pytest.approx(1.0)
     assert paper["best_short"] == 0.1 and paper["best_full"] == 0.2 and not paper["agree"]

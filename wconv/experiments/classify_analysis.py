@@ -95,32 +95,39 @@ def paired(records, baseline: str = "uniform", metric: str = "test_top1") -> lis
     return rows
 
 
-def equal_lr(records, arm: str = "reparam", twin: str = "paper", metric: str = "test_top1") -> list[dict]:
-    """``arm - twin`` between full-length runs at the same learning rate and seed.
+def equal_lr(records, arm: str = "reparam", twin: str = "paper", metric: str = "test_top1",
+             role: str = "final") -> list[dict]:
+    """``arm - twin`` between runs at the same learning rate and seed.
 
     :func:`paired` compares each arm at the learning rate it chose; two arms that
-    chose different ones differ by that too. Here a ``final`` run of ``arm`` is
-    paired with the ``final`` or ``sweep`` run of ``twin`` of the same arch, kernel
-    size, seed and lr (same ``W₀`` and batches). For ``reparam`` against ``paper``
-    the two follow the same SGD trajectory in exact arithmetic
-    (:mod:`wconv.reparam`), so the difference measures floating-point rounding
-    and the chaos it seeds, not an operator.
+    chose different ones differ by that too. Here each run of ``arm`` is paired
+    with the run of ``twin`` of the same arch, kernel size, seed and lr (same
+    ``W₀`` and batches): with ``role='final'``, a ``final`` run with the twin's
+    ``final`` or ``sweep`` run; with ``role='tuning'``, the two arms' tuning
+    runs, lr by lr. For ``reparam`` against ``paper`` the two follow the same SGD
+    trajectory in exact arithmetic (:mod:`wconv.reparam`), so the difference
+    measures floating-point rounding and the chaos it seeds, not an operator:
+    the noise of one run's score.
 
     One row per (arch, kernel size) with such pairs: ``arch``, ``kernel_size``,
     ``density`` (``arm``), ``baseline`` (``twin``), ``metric``, ``pairs`` (one
     ``(seed, lr)`` per pair) and, from :func:`wconv.experiments.stats.paired_difference`
-    (percentage points), ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``, ``p``.
+    (percentage points), ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``, ``p``
+    and ``differences``.
     """
+    if role not in ("final", "tuning"):
+        raise ValueError(f"role must be 'final' or 'tuning', got {role!r}")
+    twin_roles = ("final", "sweep") if role == "final" else ("tuning",)
     full = {}
     for r in records:
         c = r["config"]
-        if c["density"] == twin and _role(r) in ("final", "sweep"):
+        if c["density"] == twin and _role(r) in twin_roles:
             full[c["arch"], c["kernel_size"], c["seed"], c["lr"]] = r["final"][metric]
     groups: dict = {}
-    for r in _finals(records):
+    for r in records:
         c = r["config"]
         key = c["arch"], c["kernel_size"], c["seed"], c["lr"]
-        if c["density"] == arm and key in full:
+        if c["density"] == arm and _role(r) == role and key in full:
             groups.setdefault(key[:2], []).append((key[2:], r["final"][metric], full[key]))
     rows = []
     for (arch, k), matched in groups.items():
@@ -128,7 +135,8 @@ def equal_lr(records, arm: str = "reparam", twin: str = "paper", metric: str = "
         d = _stats.paired_difference([a for _, a, _ in matched], [b for _, _, b in matched])
         rows.append({"arch": arch, "kernel_size": k, "density": arm, "baseline": twin,
                      "metric": metric, "pairs": [p for p, _, _ in matched],
-                     **{f: d[f] for f in ("n", "mean", "std", "ci_low", "ci_high", "p")}})
+                     **{f: d[f] for f in ("n", "mean", "std", "ci_low", "ci_high", "p",
+                                          "differences")}})
     return rows
 
 
@@ -138,7 +146,8 @@ def tuning_table(records) -> list[dict]:
     One row per (arch, kernel size, density) with tuning runs, in first-seen
     order: ``grid`` (the tuned values), ``scores`` (final validation top-1 of
     each, in grid order), ``chosen`` (:func:`wconv.experiments.tuning.choose_lr`), ``at_edge``
-    (:func:`wconv.experiments.tuning.at_edge`: the best may lie outside the grid), ``epochs`` (of a tuning
+    (:func:`wconv.experiments.tuning.at_edge`: the best may lie outside the grid), ``margin``
+    (the chosen lr's score minus the next best, in pp; NaN with one lr), ``epochs`` (of a tuning
     run), and ``recorded``: the choices the arm's final runs in ``records`` carry
     in their ``lr_selection`` (a stored final always agrees: its configuration,
     hence its key, was made from these runs).
@@ -155,8 +164,11 @@ def tuning_table(records) -> list[dict]:
                            if _role(r) in ("final", "reference") and _group_key(r) == (arch, k, dens)
                            and r["config"].get("lr_selection")})
         chosen = tuning.choose_lr(lrs, scores)
+        others = [v for lr, v in zip(lrs, scores) if lr != chosen and math.isfinite(v)]
+        margin = by_lr[chosen]["final"][TUNING_METRIC] - max(others) if others else math.nan
         rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs,
                      "scores": scores, "chosen": chosen, "at_edge": tuning.at_edge(lrs, chosen),
+                     "margin": margin,
                      "epochs": by_lr[lrs[0]]["config"]["epochs"], "recorded": recorded})
     return rows
 
