@@ -247,6 +247,8 @@ def test_smoke_plan_on_real_data_tunes_trains_resumes_and_analyses(tmp_path, mon
     assert len(list(ck.glob("*.pt"))) == 1
     resumed = D.run(final, results_dir=res, checkpoint_dir=ck, progress=False)
     assert resumed["resumed_from_epoch"] == 1 and not list(ck.glob("*.pt"))
+    assert resumed["wall_time_s"] == pytest.approx(resumed["segment_wall_time_s"]
+                                                   + resumed["epochs"][0]["time_s"])
     assert resumed["test"] == whole["test"]                 # the same result as one whole run
     regime = D.PlanItem("regime", arm, 0, 1).config("smoke", results_dir=res)
     short = D.run(regime, results_dir=res, checkpoint_dir=ck, progress=False)

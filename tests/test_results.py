@@ -104,3 +104,25 @@ def test_run_stores_and_reloads_and_redoes_broken_files(tmp_path):
         redone = classify.run(cfg, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck",
                               progress=False)
     assert redone["final"] == first["final"]
+
+
+def test_resumed_wall_time_migration_counts_the_earlier_processes(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "migrate_resumed_wall_time.py"
+    spec = importlib.util.spec_from_file_location("migrate_resumed_wall_time", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    epochs = [{"epoch": e, "time_s": 100.0 + e} for e in (1, 2, 3)]
+    resumed = dict(task="classify", name="resumed", seed=0)
+    whole = dict(task="denoise", name="whole", seed=0)
+    results.save(resumed, {"epochs": epochs, "resumed_from_epoch": 2, "wall_time_s": 110.0}, tmp_path)
+    results.save(whole, {"epochs": epochs, "resumed_from_epoch": 0, "wall_time_s": 320.0}, tmp_path)
+    assert tool.migrate(tmp_path, write=False) == [(results.result_path(resumed, tmp_path).name, 110.0, 313.0)]
+    assert results.load(resumed, tmp_path)["wall_time_s"] == 110.0          # --check writes nothing
+    tool.migrate(tmp_path)
+    record = results.load(resumed, tmp_path)
+    assert (record["wall_time_s"], record["segment_wall_time_s"]) == (313.0, 110.0)
+    assert record["epochs"] == epochs and results.load(whole, tmp_path)["wall_time_s"] == 320.0
+    assert tool.migrate(tmp_path) == []                                     # twice changes nothing

@@ -78,7 +78,10 @@ def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path, recipe):
         _fit(tiny, checkpoint=ckpt, on_epoch_end=stop_after_first, **recipe)
     assert torch.load(ckpt, weights_only=False)["epoch"] == 1
     resumed, out_resumed = _fit(tiny, checkpoint=ckpt, **recipe)
-    assert out_resumed["resumed_from"] == 1
+    assert out_resumed["resumed_from"] == 1 and out_whole["resumed_time_s"] == 0
+    assert out_resumed["resumed_time_s"] == out_resumed["epochs"][0]["time_s"] > 0   # the first process's
+    assert train.wall_times(2.0, out_resumed) == {"wall_time_s": 2.0 + out_resumed["resumed_time_s"],
+                                                  "segment_wall_time_s": 2.0}
     for (name, pa), pb in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(pa, pb), name
     assert _strip_times(out_whole["epochs"]) == _strip_times(out_resumed["epochs"])

@@ -338,7 +338,8 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
 
     Returns:
         The stored record: ``config``, ``epochs`` (per-epoch metrics), ``final``,
-        ``data``, ``wall_time_s``, ``environment``, ``learned_den`` (learnable
+        ``data``, ``wall_time_s`` (across resumes; see :func:`wconv.experiments.train.wall_times`),
+        ``environment``, ``learned_den`` (learnable
         densities: per layer, per axis), ...
     """
     if not force:
@@ -372,7 +373,7 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
                      checkpoint_key=key, device=device, precision=config["precision"],
                      progress=progress, desc=config["name"])
     record = {"epochs": out["epochs"], "final": out["final"], "data": d.info,
-              "seed": config["seed"], "wall_time_s": time.perf_counter() - t0,
+              "seed": config["seed"], **_train.wall_times(time.perf_counter() - t0, out),
               "train_time_s": out["train_time_s"], "images_per_s": out["images_per_s"],
               "resumed_from_epoch": out["resumed_from"], "world_size": world,
               "parameters": sum(p.numel() for p in model.parameters()),

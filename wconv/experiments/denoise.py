@@ -379,7 +379,7 @@ def run(config: dict, root=None, results_dir=None, checkpoint_dir=None, progress
                 test_image(config["source"], set_name, names[0], config["test_crop"], root,
                            results_dir)   # the panel's clean pixels, for pages without the data
     record = {"epochs": out["epochs"], "test": test, "panel": panel, "data": info,
-              "seed": config["seed"], "wall_time_s": time.perf_counter() - t0,
+              "seed": config["seed"], **_train.wall_times(time.perf_counter() - t0, out),
               "train_time_s": out["train_time_s"], "test_time_s": time.perf_counter() - t_test,
               "patches_per_s": out["images_per_s"], "resumed_from_epoch": out["resumed_from"],
               "parameters": sum(q.numel() for q in model.parameters()),

@@ -46,7 +46,7 @@ from .precision import forward, resolve_precision, warn_if_emulated
 
 __all__ = ["fit", "evaluate", "topk_accuracy", "accuracy_metrics", "make_optimizer",
            "make_scheduler", "onecycle_factor", "OPTIMIZERS", "SCHEDULES", "ONECYCLE_WARMUP",
-           "setup_distributed", "is_main_process", "throughput", "unwrap"]
+           "setup_distributed", "is_main_process", "throughput", "unwrap", "wall_times"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "onecycle")
@@ -283,6 +283,14 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, metrics: dic
     return _means(sums, count, metrics)[0]
 
 
+def wall_times(segment_s: float, out: dict) -> dict:
+    """A run's wall-clock seconds for its record, from this process's ``segment_s`` and
+    :func:`fit`'s ``out``: ``wall_time_s``, the whole run across resumes (an earlier
+    process counts by the ``time_s`` of the epochs its checkpoint brought back), and
+    ``segment_wall_time_s``, this process alone."""
+    return {"wall_time_s": segment_s + out["resumed_time_s"], "segment_wall_time_s": segment_s}
+
+
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *,
         loss_fn: Callable, metrics: dict | None = None, epochs: int, optimizer: str = "sgd",
         lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4,
@@ -332,7 +340,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
 
     Returns:
         ``{'epochs': [row, ...], 'final': {...}, 'train_time_s': float,
-        'images_per_s': float, 'resumed_from': int, 'precision': str}``; each row has ``epoch``,
+        'images_per_s': float, 'resumed_from': int, 'resumed_time_s': float, 'precision': str}``
+        (``resumed_time_s``: the ``time_s`` of the epochs a checkpoint brought back, which an
+        earlier process spent; ``train_time_s`` counts them too); each row has ``epoch``,
         ``lr``, ``train_loss``, ``train_<metric>``, ``val_loss``, ``val_<metric>``
         and ``time_s``; ``final`` has the last epoch's validation numbers and the
         test numbers (``test_loss``, ``test_<metric>``).
@@ -442,7 +452,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                                precision).items()})
     return {"epochs": history, "final": final, "train_time_s": elapsed,
             "images_per_s": seen / elapsed if elapsed > 0 else float("nan"),
-            "resumed_from": resumed_from, "precision": precision}
+            "resumed_from": resumed_from,
+            "resumed_time_s": sum(row["time_s"] for row in history[:resumed_from]),
+            "precision": precision}
 
 
 # --------------------------------------------------------------------------- speed
