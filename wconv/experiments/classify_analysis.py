@@ -165,7 +165,7 @@ def tuning_table(records) -> list[dict]:
                            and r["config"].get("lr_selection")})
         chosen = tuning.choose_lr(lrs, scores)
         others = [v for lr, v in zip(lrs, scores) if lr != chosen and math.isfinite(v)]
-        margin = by_lr[chosen]["final"][TUNING_METRIC] - max(others) if others else math.nan
+        margin = scores[lrs.index(chosen)] - max(others) if others else math.nan
         rows.append({"arch": arch, "kernel_size": k, "density": dens, "grid": lrs,
                      "scores": scores, "chosen": chosen, "at_edge": tuning.at_edge(lrs, chosen),
                      "margin": margin,
