@@ -151,8 +151,20 @@ def test_findings_are_sentences_from_the_records():
     assert f["reparam"].startswith("ResNet-20 3×3 `reparam` − `paper`: -2.50 pp test top-1 from 1 pair")
     assert f["reparam"].endswith("still mixes the operator with the learning rate.")
     f = classification.findings(control + [_record("paper", 0, 59.25, role="sweep", lr=0.8)])
+    assert f["learnable"] == "No `learnable` final run is stored yet."
     assert f["reparam"].endswith("up to rounding: ResNet-20 3×3 `reparam` − `paper`: -0.25 pp test "
                                  "top-1 from 1 pair, too few for an interval (seed 0 at lr 0.8).")
+    # the learnable density against uniform, then against the fixed density it starts from
+    learn = records + [_record("learnable", 0, 60.0, lr=0.8)]
+    f = classification.findings(learn)
+    assert f["learnable"] == ("ResNet-20 3×3 `learnable` − `uniform`: -1.00 pp test top-1 from 1 pair, "
+                              "too few for an interval. Against the papers' fixed density it starts "
+                              "from: ResNet-20 3×3 `learnable` − `paper`: -1.50 pp test top-1 from 1 "
+                              "pair, too few for an interval.")
+    f = classification.findings(learn + [_record("paper", 0, 59.5, role="sweep", lr=0.8)])
+    assert f["learnable"].endswith("At the same learning rate and seed: ResNet-20 3×3 `learnable` − "
+                                   "`paper`: +0.50 pp test top-1 from 1 pair, too few for an interval "
+                                   "(seed 0 at lr 0.8).")
     # the short runs' noise, from the twins' tuning runs
     twins = [_record("reparam", 0, s, role="tuning", lr=lr, epochs=4) for lr, s in ((0.1, 41.5), (0.4, 42.0))]
     f = classification.findings(records + twins)

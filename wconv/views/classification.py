@@ -223,8 +223,9 @@ def findings(records, goal: float = analysis.GOAL_TOP1) -> dict[str, str]:
     Keys (always present; a sentence says so when its runs are not stored yet):
     ``standard`` (standard ResNet-20 3×3 against ``goal`` and the papers' standard VGG),
     ``densities`` (each fixed density against ``uniform``), ``reparam`` (the control against
-    ``paper``, at the chosen learning rates and at equal ones), ``learnable``, ``tuning``
-    (the choices, and any at an end of the grid) and
+    ``paper``, at the chosen learning rates and at equal ones), ``learnable`` (against
+    ``uniform``, and against ``paper``, the density it starts from), ``tuning`` (the choices,
+    any at an end of the grid, and how well the short runs resolve them) and
     ``ranking`` (short tuning runs against full-length runs).
     """
     out = {}
@@ -250,6 +251,16 @@ def findings(records, goal: float = analysis.GOAL_TOP1) -> dict[str, str]:
     learnable = [r for r in rows if r["density"] == "learnable"]
     out["learnable"] = ("; ".join(_difference(r) for r in learnable) + "." if learnable else
                         "No `learnable` final run is stored yet.")
+    if learnable:   # the question is whether training the density beats the fixed one it starts at
+        start = [r for r in analysis.paired(records, baseline="paper", metric="test_top1")
+                 if r["density"] == "learnable"]
+        same = analysis.equal_lr(records, arm="learnable", twin="paper")
+        if start:
+            out["learnable"] += (" Against the papers' fixed density it starts from: "
+                                 + "; ".join(_difference(r) for r in start) + ".")
+        if same:
+            out["learnable"] += (" At the same learning rate and seed: " + "; ".join(
+                f"{_difference(r)} ({_pairs(r['pairs'])})" for r in same) + ".")
     control = [r for r in analysis.paired(records, baseline="paper", metric="test_top1")
                if r["density"] == "reparam"]
     out["reparam"] = ("; ".join(_difference(r) for r in control) + "." if control else
