@@ -89,8 +89,7 @@ def migrate_file(path: Path, results_dir: Path, dry_run: bool = False) -> Path |
     target = results.result_path(new, results_dir)
     if dry_run:
         return target
-    results.atomic_write(target, json.dumps(body, indent=1, sort_keys=True,
-                                                 allow_nan=False) + "\n")
+    results.atomic_write(target, results.dumps(body))
     loaded = results.load(new, results_dir)
     if loaded is None or loaded["final"] != record["final"] or loaded["epochs"] != record["epochs"]:
         raise RuntimeError(f"{target} does not load back with the numbers of {path}")

@@ -101,8 +101,7 @@ def migrate(root=None, write: bool = True) -> dict:
     for path, config, body, kind in plan:
         target = results.result_path(config, root)
         if write:
-            results.atomic_write(target, json.dumps(body, indent=1, sort_keys=True,
-                                                         allow_nan=False) + "\n")
+            results.atomic_write(target, results.dumps(body))
             if target != path:
                 path.unlink()
             assert results.load(config, root) == body, f"{target} does not load back"

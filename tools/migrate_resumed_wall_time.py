@@ -60,8 +60,7 @@ def migrate(root=None, write: bool = True) -> list[tuple[str, float, float]]:
             assert same == {k: v for k, v in record.items() if k != "wall_time_s"}, path
             assert results.result_path(record["config"], root) == path, path
             if write:
-                results.atomic_write(path, json.dumps(new, indent=1, sort_keys=True,
-                                                      allow_nan=False) + "\n")
+                results.atomic_write(path, results.dumps(new))
                 assert results.load(record["config"], root) == new, f"{path} does not load back"
             changed.append((path.name, record["wall_time_s"], new["wall_time_s"]))
     return changed

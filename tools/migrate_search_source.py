@@ -102,7 +102,7 @@ def _plan_records(root: Path, data_root) -> list:
             body = dict(record, config=config, key=results.config_key(config))
             if _changed_fields(record, body, {"config", "key"}):
                 raise ValueError(f"{path.name}: fields other than config and key would change")
-            text = json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n"
+            text = results.dumps(body)
             plan.append((path, results.result_path(config, root), text, config))
     return plan
 

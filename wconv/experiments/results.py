@@ -34,7 +34,7 @@ import torch
 
 from .. import settings
 
-__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "slug", "result_path", "checkpoint_path", "save", "load", "cached",
+__all__ = ["RESULTS_DIR", "FORMAT", "canonical", "config_key", "slug", "result_path", "checkpoint_path", "save", "dumps", "load", "cached",
            "run_grid", "environment", "atomic_write", "append_line", "image_to_text",
            "image_from_text"]
 
@@ -141,6 +141,12 @@ def environment() -> dict:
     return env
 
 
+def dumps(body: dict) -> str:
+    """The text of a stored record: the store's one JSON layout (sorted keys, one-space
+    indent, no NaN, a final newline), so that rewritten records read like saved ones."""
+    return json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
 def save(config: dict, record: dict, root=None) -> Path:
     """Write a finished run's ``record`` for ``config``; returns the file path.
 
@@ -154,7 +160,7 @@ def save(config: dict, record: dict, root=None) -> Path:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "environment": environment()}
     body.update(record)
-    atomic_write(path, json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    atomic_write(path, dumps(body))
     return path
 
 

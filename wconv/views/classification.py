@@ -194,8 +194,10 @@ def _difference(r: dict, unit: str = "pp") -> str:
             f"p {tables.p_value(r['p'])}): {verdict(r, 'higher', 'lower')}")
 
 
-def _pairs(pairs) -> str:
-    return ", ".join(f"seed {seed} at lr {lr:g}" for seed, lr in pairs)
+def _at_equal_lr(rows) -> str:
+    """:func:`~wconv.experiments.classify_analysis.equal_lr` rows as one sentence, each naming its pairs."""
+    return "; ".join(f"{_difference(r)} (" + ", ".join(f"seed {seed} at lr {lr:g}" for seed, lr in r["pairs"])
+                     + ")" for r in rows) + "."
 
 
 def _tuning_noise(records, tuned) -> str:
@@ -206,8 +208,9 @@ def _tuning_noise(records, tuned) -> str:
         noise = max(abs(d) for d in twins["differences"])
         arms = [r for r in tuned if (r["arch"], r["kernel_size"]) == (twins["arch"], twins["kernel_size"])
                 and math.isfinite(r["margin"])]
-        within = [f"{_arm(r)} ({tables.signed(r['margin'])} pp)" for r in arms if r["margin"] < noise]
-        beyond = [f"{_arm(r)} ({tables.signed(r['margin'])} pp)" for r in arms if r["margin"] >= noise]
+        leads = [(r["margin"] < noise, f"{_arm(r)} ({tables.signed(r['margin'])} pp)") for r in arms]
+        within = [text for inside, text in leads if inside]
+        beyond = [text for inside, text in leads if not inside]
         out += (f" The short runs' own noise: `reparam` and `paper` follow one SGD trajectory up to "
                 f"rounding, yet their validation top-1 differs by up to {noise:.2f} pp at equal lr "
                 f"({arch_label(twins['arch'])} {_kernel(twins['kernel_size'])}, {twins['n']} lrs)."
@@ -251,25 +254,22 @@ def findings(records, goal: float = analysis.GOAL_TOP1) -> dict[str, str]:
     learnable = [r for r in rows if r["density"] == "learnable"]
     out["learnable"] = ("; ".join(_difference(r) for r in learnable) + "." if learnable else
                         "No `learnable` final run is stored yet.")
+    vs_paper = analysis.paired(records, baseline="paper", metric="test_top1")
     if learnable:   # the question is whether training the density beats the fixed one it starts at
-        start = [r for r in analysis.paired(records, baseline="paper", metric="test_top1")
-                 if r["density"] == "learnable"]
+        start = [r for r in vs_paper if r["density"] == "learnable"]
         same = analysis.equal_lr(records, arm="learnable", twin="paper")
         if start:
             out["learnable"] += (" Against the papers' fixed density it starts from: "
                                  + "; ".join(_difference(r) for r in start) + ".")
         if same:
-            out["learnable"] += (" At the same learning rate and seed: " + "; ".join(
-                f"{_difference(r)} ({_pairs(r['pairs'])})" for r in same) + ".")
-    control = [r for r in analysis.paired(records, baseline="paper", metric="test_top1")
-               if r["density"] == "reparam"]
+            out["learnable"] += " At the same learning rate and seed: " + _at_equal_lr(same)
+    control = [r for r in vs_paper if r["density"] == "reparam"]
     out["reparam"] = ("; ".join(_difference(r) for r in control) + "." if control else
                       "No `reparam` final run is stored yet.")
     if control:
         same = analysis.equal_lr(records)
         out["reparam"] += (" At the same learning rate and seed, where the two follow one SGD "
-                           "trajectory up to rounding: " + "; ".join(
-                               f"{_difference(r)} ({_pairs(r['pairs'])})" for r in same) + "."
+                           "trajectory up to rounding: " + _at_equal_lr(same)
                            if same else " No `paper` full-length run at `reparam`'s learning rate "
                            "and seed is stored yet, so the difference above still mixes the "
                            "operator with the learning rate.")
